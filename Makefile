@@ -1,0 +1,119 @@
+# NebulaVoIP — one entry point for the toolchain, the tests and the lab.
+#
+#   make test    everything CI runs: deps, venv, images, lint, sanity, units, tool tests,
+#                integration tests and Molecule scenarios
+#   make help    every target
+#
+# Nothing here edits the machine's /etc: podman is configured through CONTAINERS_CONF,
+# test runs keep HOME and ANSIBLE_HOME under .cache/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath .)
+VENV ?= $(ROOT)/.venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+CACHE := $(ROOT)/.cache
+BUILD := $(ROOT)/.build
+# the collection as Ansible looks for it: .build/collections/ansible_collections/nebulavoip/cloud -> repo
+COLLECTIONS := $(BUILD)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/nebulavoip/cloud
+# ansible-test needs a tree whose path ends in ansible_collections/nebulavoip/cloud
+TEST_TREE ?= $(BUILD)/test/ansible_collections/nebulavoip/cloud
+MOLECULE_SCENARIOS ?= smoke
+
+export HOME := $(CACHE)/home
+export ANSIBLE_HOME := $(CACHE)/ansible
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export CONTAINERS_CONF := $(ROOT)/tools/podman/containers.conf
+export ANSIBLE_FORCE_COLOR := false
+export PY_COLORS := 0
+export PATH := $(BIN):$(PATH)
+
+REQS := requirements/runtime.txt requirements/dev.txt requirements/constraints.txt
+VENV_STAMP := $(VENV)/.nebulavoip-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-12)
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z][a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+# ---------------------------------------------------------------- toolchain
+
+.PHONY: deps
+deps: ## install the Debian packages of bindep.txt that are missing (needs root)
+	@missing="$$(for p in $$(awk '/platform:dpkg/ {print $$1}' bindep.txt); do \
+	    dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed' || echo "$$p"; done)"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or: sudo apt-get install $$missing)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+.PHONY: venv
+venv: $(VENV_STAMP) $(COLLECTION_LINK) ## the pinned Python toolchain in .venv
+
+$(VENV_STAMP): $(REQS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+	@rm -f $(VENV)/.nebulavoip-* && touch $@
+
+$(COLLECTION_LINK):
+	@mkdir -p $(dir $@) && ln -sfn ../../../.. $@
+
+.PHONY: images
+images: ## build the local container images (cached by recipe hash)
+	@tools/images/build
+
+# ---------------------------------------------------------------- checks
+
+.PHONY: lint
+lint: venv ## ruff and ansible-lint (production profile)
+	ruff check .
+	ansible-lint
+
+.PHONY: test-tree
+test-tree:
+	@mkdir -p $(TEST_TREE)
+	@rsync -a --delete --filter=':- .gitignore' --exclude=/.git --exclude=/tests/output ./ $(TEST_TREE)/
+	@cd $(TEST_TREE) && { test -d .git || git init -q; }
+	@v="$$($(BIN)/python -c 'import re, ansible_test, pathlib; \
+	    p = pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py"; \
+	    print(re.search(r"pip=.([0-9.]+).", p.read_text()).group(1))')"; \
+	  mkdir -p $(HOME)/.ansible/test/cache; \
+	  cp tools/dev/get_pip_standin.py "$(HOME)/.ansible/test/cache/get_pip_$${v//./_}.py"
+
+.PHONY: sanity
+sanity: venv test-tree ## ansible-test sanity (no Docker, no ignore files)
+	cd $(TEST_TREE) && ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
+
+.PHONY: units
+units: venv test-tree ## ansible-test units
+	cd $(TEST_TREE) && ansible-test units --venv --python 3.11 --color no $(UNITS_ARGS)
+
+.PHONY: tools-test
+tools-test: venv ## tests of tools/ (the OpenNebula emulator)
+	@if [ -d tests/tools ]; then pytest -q tests/tools; else echo "no tool tests"; fi
+
+.PHONY: integration
+integration: venv ## module integration targets against the emulator
+	@if [ -x tests/integration/run.sh ]; then tests/integration/run.sh; else echo "no integration runner"; fi
+
+.PHONY: molecule
+molecule: venv images ## Molecule scenarios ($(MOLECULE_SCENARIOS))
+	@for s in $(MOLECULE_SCENARIOS); do echo "== molecule $$s"; molecule test -s $$s; done
+
+.PHONY: test
+test: deps venv images lint sanity units tools-test integration molecule ## everything CI runs
+	@echo "make test: all checks passed"
+
+# ---------------------------------------------------------------- packaging
+
+.PHONY: build
+build: venv ## the collection tarball
+	ansible-galaxy collection build --force --output-path $(BUILD)
+
+.PHONY: clean
+clean: ## remove build trees and test output (keeps the venv and image cache)
+	rm -rf $(BUILD) tests/output
