@@ -104,8 +104,17 @@ integration: venv ## module integration targets against the emulator
 molecule: venv images ## Molecule scenarios ($(MOLECULE_SCENARIOS))
 	@for s in $(MOLECULE_SCENARIOS); do echo "== molecule $$s"; molecule test -s $$s; done
 
+.PHONY: collection-check
+collection-check: venv ## the collection builds and every plugin has its documentation
+	ansible-galaxy collection build --force --output-path $(BUILD)/dist >/dev/null
+	@ls $(BUILD)/dist/nebulavoip-cloud-*.tar.gz
+	@ansible-doc -l nebulavoip.cloud | tee $(BUILD)/plugins.txt
+	@ansible-doc -t inventory -l nebulavoip.cloud
+	@test "$$(awk '{print $$1}' $(BUILD)/plugins.txt | sort)" = \
+	  "$$(ls plugins/modules/*.py | xargs -n1 basename | sed 's/\.py$$//; s/^/nebulavoip.cloud./' | sort)"
+
 .PHONY: test
-test: deps venv images lint sanity units tools-test integration molecule ## everything CI runs
+test: deps venv images lint sanity units collection-check tools-test integration molecule ## everything CI runs
 	@echo "make test: all checks passed"
 
 # ---------------------------------------------------------------- packaging
