@@ -1,0 +1,377 @@
+# -*- coding: utf-8 -*-
+# Copyright: NebulaVoIP maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""QoS engine: one pass over a capture -> calls, registrations, RTP streams, paper figures, grades.
+
+Pure Python (stdlib), streaming: memory is bounded by the number of streams and the capture's
+duration in seconds (per-second series), never by its number of packets.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import csv
+import json
+import os
+
+from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_grades import (
+    R_DEFAULT,
+    e_model,
+    g114_class,
+    tiphon,
+)
+from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_pcap import (
+    Counters,
+    QosError,
+    decode,
+    ip_text,
+    open_capture,
+)
+from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_rtp import (
+    STATIC_PT,
+    RtpStream,
+    looks_like_rtcp,
+    media_kind,
+    parse_rtcp,
+)
+from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_sip import SipTracker, looks_like_sip
+
+__all__ = ["QosError", "analyze"]
+
+SIP_PORTS = (5060, 5061)
+_UNPACK = __import__("struct").Struct("!HHHHIII").unpack_from  # UDP header, RTP first word, timestamp, SSRC
+
+
+class Engine:
+    def __init__(self, rtp_heuristic=False):
+        self.heuristic = rtp_heuristic
+        self.counters = Counters()
+        self.sip = SipTracker()
+        self.sip.media_cb = self._register_media
+        self.media = {}   # (addr bytes, port) -> (ptmap, media kind, call_id, frame)
+        self.rtcp_ports = {}  # (addr bytes, port) -> call_id
+        self.streams = {}
+        self.rtcp = {}    # reported ssrc -> aggregated RTCP figures
+        self.first_ns = None
+        self.last_ns = None
+        self.frames = 0
+        self.udp = 0
+
+    def _register_media(self, m, call_id, frame):
+        key = (m["addr"], m["port"])
+        self.media[key] = (m["ptmap"], m["media"], call_id, frame)
+        rport = m["port"] if m["mux"] else m["rtcp_port"]
+        self.rtcp_ports[(m["addr"], rport)] = call_id
+
+    # ------------------------------------------------------------------ main loop
+    def run(self, path):
+        counters = self.counters
+        streams = self.streams
+        media = self.media
+        rtcp_ports = self.rtcp_ports
+        heuristic = self.heuristic
+        unpack = _UNPACK
+        first_ns = None
+        frame = 0
+        ts_ns = 0
+        for ts_ns, linktype, data in open_capture(path, counters):
+            frame += 1
+            if first_ns is None:
+                first_ns = ts_ns
+            # Fast path: Ethernet (no VLAN) / IPv4 without options / UDP, not fragmented.
+            if (linktype == 1 and len(data) >= 54 and data[12] == 8 and data[13] == 0 and data[14] == 0x45
+                    and data[23] == 17 and not (data[20] & 0x3F or data[21])):
+                total = (data[16] << 8) | data[17]
+                if 14 + total > len(data) or total < 28:
+                    counters.add("truncated_packet")
+                    continue
+                src = data[26:30]
+                dst = data[30:34]
+                payload = data[42:14 + total]
+                sport, dport, _ulen, _csum, w0, ts, ssrc = unpack(data, 34) if total >= 40 else (
+                    (data[34] << 8) | data[35], (data[36] << 8) | data[37], 0, 0, 0, 0, 0)
+                v6 = False
+            else:
+                dec = decode(linktype, data)
+                if dec.__class__ is str:
+                    counters.add(dec)
+                    continue
+                ver, src, dst, proto, l4 = dec
+                if proto == 6:
+                    self._tcp(l4, ts_ns, first_ns, frame)
+                    continue
+                if proto != 17:
+                    counters.add("not_udp")
+                    continue
+                if len(l4) < 8:
+                    counters.add("truncated_packet")
+                    continue
+                sport = (l4[0] << 8) | l4[1]
+                dport = (l4[2] << 8) | l4[3]
+                payload = l4[8:]
+                v6 = ver == 6
+                if len(payload) >= 12:
+                    w0 = (payload[0] << 24) | (payload[1] << 16) | (payload[2] << 8) | payload[3]
+                    ts = (payload[4] << 24) | (payload[5] << 16) | (payload[6] << 8) | payload[7]
+                    ssrc = (payload[8] << 24) | (payload[9] << 16) | (payload[10] << 8) | payload[11]
+                else:
+                    w0 = ts = ssrc = 0
+            self.udp += 1
+            if sport in SIP_PORTS or dport in SIP_PORTS:
+                if looks_like_sip(payload):
+                    self.sip.handle(payload, (ts_ns - first_ns) / 1e6, frame)
+                else:
+                    counters.add("non_sip_on_sip_port")
+                continue
+            minfo = media.get((src, sport)) or media.get((dst, dport))
+            if minfo is None or minfo[3] >= frame:
+                if (src, sport) in rtcp_ports or (dst, dport) in rtcp_ports:
+                    self._rtcp(payload, ts_ns)
+                    continue
+                if not heuristic:
+                    if looks_like_sip(payload):
+                        self.sip.handle(payload, (ts_ns - first_ns) / 1e6, frame)
+                    else:
+                        counters.add("udp_not_rtp")
+                    continue
+                minfo = None
+            if len(payload) < 12 or (w0 >> 30) != 2:
+                if looks_like_sip(payload):
+                    self.sip.handle(payload, (ts_ns - first_ns) / 1e6, frame)
+                else:
+                    counters.add("udp_not_rtp")
+                continue
+            b1 = (w0 >> 16) & 0xFF
+            if 200 <= b1 <= 207 and (minfo is None or (b1 & 0x7F) >= 72):
+                self._rtcp(payload, ts_ns)
+                continue
+            key = (src, sport, dst, dport, ssrc)
+            st = streams.get(key)
+            if st is None:
+                if minfo is not None:
+                    st = RtpStream(key, "%s:%d" % (ip_text(src), sport), "%s:%d" % (ip_text(dst), dport), ssrc, v6,
+                                   minfo[0], minfo[1], minfo[2], minfo[3])
+                else:
+                    st = RtpStream(key, "%s:%d" % (ip_text(src), sport), "%s:%d" % (ip_text(dst), dport), ssrc, v6)
+                streams[key] = st
+            st.add((ts_ns - first_ns) / 1e6, w0 & 0xFFFF, ts, b1 & 0x7F, b1 >> 7, len(payload))
+        self.frames = frame
+        self.first_ns = first_ns
+        self.last_ns = ts_ns if frame else None
+        if frame == 0:
+            raise QosError("capture %s holds no packets" % path)
+
+    def _tcp(self, l4, ts_ns, first_ns, frame):
+        if len(l4) < 20:
+            self.counters.add("truncated_packet")
+            return
+        off = (l4[12] >> 4) * 4
+        payload = l4[off:]
+        if payload and looks_like_sip(payload):
+            self.sip.handle(payload, (ts_ns - first_ns) / 1e6, frame)
+        else:
+            self.counters.add("tcp_not_sip")
+
+    def _rtcp(self, payload, ts_ns):
+        if not looks_like_rtcp(payload):
+            self.counters.add("udp_not_rtp")
+            return
+        for item in parse_rtcp(payload, ts_ns):
+            if item["type"] != "block":
+                agg = self.rtcp.setdefault(("sender", item["sender"]), {"SR": 0, "RR": 0, "XR": 0})
+                agg[item["type"]] += 1
+                continue
+            agg = self.rtcp.setdefault(item["ssrc"], {"reports": 0, "fraction_lost_max": 0.0, "cum_lost": 0,
+                                                      "jitter_units_max": 0, "rtt_ms": []})
+            agg["reports"] += 1
+            agg["fraction_lost_max"] = max(agg["fraction_lost_max"], item["fraction_lost"])
+            agg["cum_lost"] = item["cum_lost"]
+            agg["jitter_units_max"] = max(agg["jitter_units_max"], item["jitter_units"])
+            if item["rtt_ms"] is not None and len(agg["rtt_ms"]) < 10000:
+                agg["rtt_ms"].append(item["rtt_ms"])
+
+
+# ---------------------------------------------------------------------- reporting
+def _r(v, nd=3):
+    return None if v is None else round(v, nd)
+
+
+def stream_report(st, engine, delay_ms=None):
+    expected = st.expected()
+    lost = expected - st.total_nr
+    loss_pct = (lost * 100.0 / expected) if expected else 0.0
+    pt = st.main_pt()
+    name = st.ptmap.get(pt, (None, 0))[0]
+    codec = name or (STATIC_PT[pt][0] if pt in STATIC_PT else "Unknown(%d)" % pt)
+    clock = st.clocks.get(pt) or st.clock_rate
+    dur_ms = st.last_t - st.first_t
+    dur_s = dur_ms / 1000.0
+    kind = media_kind(pt, name, st.sdp_media)
+    bitrate = (st.bytes * 8 / dur_ms) if dur_ms > 0 else 0.0  # bits/ms == kbit/s
+    rt = engine.rtcp.get(st.ssrc)
+    rtcp = None
+    rtt = None
+    if rt:
+        rtts = rt["rtt_ms"]
+        rtt = sum(rtts) / len(rtts) if rtts else None
+        rtcp = {"reports": rt["reports"], "fraction_lost_max": round(rt["fraction_lost_max"], 4),
+                "cumulative_lost": rt["cum_lost"],
+                "jitter_max_ms": round(rt["jitter_units_max"] * 1000.0 / clock, 3) if clock else None,
+                "rtt_mean_ms": _r(rtt), "rtt_max_ms": _r(max(rtts)) if rtts else None}
+    if delay_ms is not None:
+        one_way, src = float(delay_ms), "given"
+    elif rtt is not None:
+        one_way, src = rtt / 2.0, "rtcp_rtt_half"
+    else:
+        one_way, src = None, "unknown (E-model uses 0 ms)"
+    gaps = st.sequence
+    burst_r = 1.0
+    if lost > 0 and gaps > 0 and expected:
+        p = lost / float(expected)
+        burst_r = max(1.0, (lost / float(gaps)) * (1 - p)) if p < 1 else 1.0
+    em = e_model(codec, pt, loss_pct, one_way, burst_r) if kind == "audio" else e_model(None, None, 0, None)
+    paper_delay = (dur_ms / st.total_nr) if st.total_nr else 0.0
+    paper_jitter = st.sum_abs_diff / (st.total_nr - 1) if st.total_nr > 1 else 0.0
+    rep = {
+        "src": st.src, "dst": st.dst, "ssrc": "0x%08X" % st.ssrc, "payload_type": pt,
+        "payload_types": sorted(st.pts), "payload": ",".join(st.payload_name()),
+        "codec": codec, "clock_rate": clock, "media": kind, "call_id": st.call_id,
+        "start_time_s": round(st.first_t / 1000.0, 6), "end_time_s": round(st.last_t / 1000.0, 6),
+        "duration_s": round(dur_s, 3),
+        "packets": st.total_nr, "expected": expected, "lost": lost, "loss_pct": round(loss_pct, 3),
+        "seq_errors": st.sequence, "duplicates_or_late": max(0, -lost) if lost < 0 else None,
+        "wrong_timestamps": st.wrong_ts, "markers": st.markers, "problems": st.problem,
+        "min_delta_ms": _r(st.min_delta if st.min_delta != -1 else None),
+        "mean_delta_ms": _r(st.mean_delta), "max_delta_ms": _r(st.max_delta),
+        "min_jitter_ms": _r(st.min_jitter if st.min_jitter != -1 else None),
+        "mean_jitter_ms": _r(st.mean_jitter), "max_jitter_ms": _r(st.max_jitter),
+        "bitrate_kbps": round(bitrate, 3), "bytes": st.bytes,
+        "r_factor": em["r_factor"], "mos": em["mos"], "e_model": em,
+        "one_way_delay_ms": _r(one_way), "one_way_delay_source": src,
+        "g114_class": g114_class(one_way),
+        "rtcp": rtcp,
+        "paper": {
+            "throughput_kbps": round(bitrate, 3),
+            "delay_ms": round(paper_delay, 3),
+            "delay_method": "mean inter-arrival time (capture span / packets)",
+            "jitter_ms": round(paper_jitter, 3),
+            "jitter_method": "RFC 3550 |D| averaged over packets - 1",
+            "packet_loss_pct": round(loss_pct, 3),
+        },
+        "tiphon": tiphon(paper_delay, paper_jitter, max(loss_pct, 0.0)),
+        "series": st.per_second(),
+    }
+    if kind == "video":
+        rep["video"] = {"frames": st.frames, "frame_rate": round(st.frames / dur_s, 3) if dur_s > 0 else 0.0}
+    return rep
+
+
+def _aggregate(reps, one_way=None):
+    if not reps:
+        return None
+    pk = sum(r["packets"] for r in reps)
+    exp = sum(r["expected"] for r in reps)
+    lost = sum(r["lost"] for r in reps)
+    span = max(r["end_time_s"] for r in reps) - min(r["start_time_s"] for r in reps)
+    by = sum(r["bytes"] for r in reps)
+    thr = by * 8 / span / 1000.0 if span > 0 else 0.0
+    delay = sum(r["paper"]["delay_ms"] * r["packets"] for r in reps) / pk if pk else 0.0
+    jit = sum(r["paper"]["jitter_ms"] * r["packets"] for r in reps) / pk if pk else 0.0
+    loss_pct = lost * 100.0 / exp if exp else 0.0
+    mos = [r["mos"] for r in reps if r["mos"] is not None]
+    return {
+        "streams": len(reps), "packets": pk, "expected": exp, "lost": lost,
+        "throughput_kbps": round(thr, 3), "delay_ms": round(delay, 3), "jitter_ms": round(jit, 3),
+        "packet_loss_pct": round(loss_pct, 3),
+        "rfc3550_mean_jitter_ms": round(sum(r["mean_jitter_ms"] * r["packets"] for r in reps) / pk, 3) if pk else 0.0,
+        "rfc3550_max_jitter_ms": max(r["max_jitter_ms"] for r in reps),
+        "one_way_delay_ms": one_way,
+        "mos_min": min(mos) if mos else None, "mos_mean": round(sum(mos) / len(mos), 2) if mos else None,
+        "tiphon": tiphon(delay, jit, max(loss_pct, 0.0)),
+    }
+
+
+def analyze(path, rtp_heuristic=False, delay_ms=None, dest=None):
+    """Analyse a capture; returns the report dict (calls, registrations, streams, summary)."""
+    eng = Engine(rtp_heuristic=rtp_heuristic)
+    eng.run(path)
+    streams = [stream_report(st, eng, delay_ms) for st in eng.streams.values()]
+    calls = eng.sip.call_reports()
+    by_call = {}
+    for s in streams:
+        if s["call_id"]:
+            by_call.setdefault(s["call_id"], []).append(s)
+    for c in calls:
+        reps = by_call.get(c["call_id"], [])
+        c["streams"] = ["%s>%s %s" % (s["src"], s["dst"], s["ssrc"]) for s in reps]
+        c["media"] = {}
+        for kind in ("audio", "video"):
+            agg = _aggregate([s for s in reps if s["media"] == kind])
+            if agg:
+                c["media"][kind] = agg
+        c["qos"] = _aggregate(reps)
+    summary = {
+        "capture": os.path.basename(path),
+        "frames": eng.frames,
+        "udp_packets": eng.udp,
+        "sip_messages": eng.sip.messages,
+        "duration_s": round((eng.last_ns - eng.first_ns) / 1e9, 6) if eng.frames else 0.0,
+        "calls": len(calls),
+        "calls_answered": sum(1 for c in calls if c["answered"]),
+        "streams": len(streams),
+        "skipped": eng.counters.as_dict(),
+        "rtp_heuristic": bool(rtp_heuristic),
+        "e_model_r0": R_DEFAULT,
+        "by_media": {},
+    }
+    for kind in ("audio", "video"):
+        agg = _aggregate([s for s in streams if s["media"] == kind])
+        if agg:
+            summary["by_media"][kind] = agg
+    summary["overall"] = _aggregate(streams)
+    report = {"calls": calls, "registrations": eng.sip.registration_reports(), "streams": streams, "summary": summary}
+    if dest:
+        write_report(report, dest)
+    return report
+
+
+STREAM_CSV = ("src", "dst", "ssrc", "payload_type", "codec", "clock_rate", "media", "call_id", "packets", "expected",
+              "lost", "loss_pct", "seq_errors", "min_delta_ms", "mean_delta_ms", "max_delta_ms", "mean_jitter_ms",
+              "max_jitter_ms", "bitrate_kbps", "duration_s", "r_factor", "mos")
+CALL_CSV = ("call_id", "caller", "callee", "final_status", "answered", "setup_ringing_ms", "setup_answer_ms",
+            "duration_s")
+
+
+def write_report(report, dest):
+    try:
+        if not os.path.isdir(dest):
+            os.makedirs(dest)
+        with open(os.path.join(dest, "qos.json"), "w") as f:
+            json.dump(report, f, indent=1, sort_keys=True)
+        with open(os.path.join(dest, "streams.csv"), "w") as f:
+            w = csv.writer(f)
+            w.writerow(STREAM_CSV + ("throughput_kbps", "delay_ms", "jitter_ms", "packet_loss_pct", "tiphon_index"))
+            for s in report["streams"]:
+                p = s["paper"]
+                w.writerow([s[k] for k in STREAM_CSV] + [p["throughput_kbps"], p["delay_ms"], p["jitter_ms"],
+                                                         p["packet_loss_pct"], s["tiphon"]["index"]])
+        with open(os.path.join(dest, "calls.csv"), "w") as f:
+            w = csv.writer(f)
+            w.writerow(CALL_CSV)
+            for c in report["calls"]:
+                w.writerow([c[k] for k in CALL_CSV])
+        with open(os.path.join(dest, "registrations.csv"), "w") as f:
+            w = csv.writer(f)
+            w.writerow(("user", "attempts", "challenged", "succeeded", "failed"))
+            for r in report["registrations"]:
+                w.writerow([r["user"], r["attempts"], r["challenged"], r["succeeded"], r["failed"]])
+        with open(os.path.join(dest, "series.csv"), "w") as f:
+            w = csv.writer(f)
+            w.writerow(("src", "dst", "ssrc", "second", "packets", "bitrate_kbps", "max_jitter_ms", "lost"))
+            for s in report["streams"]:
+                for row in s["series"]:
+                    w.writerow((s["src"], s["dst"], s["ssrc"], row["second"], row["packets"], row["bitrate_kbps"],
+                                row["max_jitter_ms"], row["lost"]))
+    except (IOError, OSError) as exc:
+        raise QosError("cannot write the report to %s: %s" % (dest, exc))
