@@ -1,0 +1,49 @@
+"""Optional VM backend hook (e.g. attach containers to RUNNING VMs in the lab).
+
+The state machine never depends on a backend: hooks are notified after a transition and
+their failures are logged, never propagated.  Select one with ``--backend module:Class``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Dict, Optional
+
+
+class VMBackend:
+    """No-op backend; subclass and override what you need."""
+
+    def on_running(self, vm: Dict[str, Any]) -> None:
+        """The VM reached RUNNING (first boot, resume, reboot excluded)."""
+
+    def on_poweroff(self, vm: Dict[str, Any]) -> None:
+        """The VM left RUNNING for POWEROFF, SUSPENDED, STOPPED or UNDEPLOYED."""
+
+    def on_resume(self, vm: Dict[str, Any]) -> None:
+        """The VM was resumed (before it reaches RUNNING again)."""
+
+    def on_reboot(self, vm: Dict[str, Any], hard: bool) -> None:
+        """reboot / reboot-hard of a RUNNING VM."""
+
+    def on_terminate(self, vm: Dict[str, Any]) -> None:
+        """The VM reached DONE."""
+
+    def on_resize(self, vm: Dict[str, Any]) -> None:
+        """CPU / VCPU / MEMORY changed."""
+
+    def monitoring(self, vm: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """Return real monitoring values (CPU, MEMORY, NETRX, NETTX ...) or None for synthetic ones."""
+        del vm
+        return None
+
+
+def load_backend(spec: Optional[str]) -> VMBackend:
+    """Instantiate ``module:Class`` (``None`` or ``noop`` gives the no-op backend)."""
+    if not spec or spec == "noop":
+        return VMBackend()
+    module_name, _, class_name = spec.partition(":")
+    module = importlib.import_module(module_name)
+    backend = getattr(module, class_name or "Backend")()
+    if not isinstance(backend, VMBackend):
+        raise TypeError("%s is not a VMBackend" % spec)
+    return backend
