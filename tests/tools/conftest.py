@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Dict, List, Tuple
 
 import pytest
@@ -73,3 +74,38 @@ def reference_dir():
     if not os.path.isdir(REFERENCE_DIR):
         pytest.skip("reference data not found (set ONE_REFERENCE_DIR)")
     return REFERENCE_DIR
+
+
+# ------------------------------------------------------------------ life-cycle helpers
+NET = ('NAME="net"\nVN_MAD="bridge"\nBRIDGE="br0"\nAR=[TYPE="IP4",IP="10.0.0.10",SIZE="4"]\n'
+       'NETWORK_ADDRESS="10.0.0.0"\nNETWORK_MASK="255.255.255.0"\nGATEWAY="10.0.0.1"\nDNS="10.0.0.2"')
+
+
+def wait_for(func, timeout=10.0):
+    """Poll ``func`` until it returns a truthy value."""
+    end = time.time() + timeout
+    while time.time() < end:
+        value = func()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("condition not reached")
+
+
+def vm_state(one, vid):
+    """(STATE, LCM_STATE) of a VM."""
+    info = one.vm.info(vid)
+    return info.STATE, info.LCM_STATE
+
+
+@pytest.fixture
+def infra(one):  # pylint: disable=redefined-outer-name
+    """A MONITORED host, a READY vnet, a READY image and a template using both."""
+    hid = one.host.allocate("host01", "dummy", "dummy", -1)
+    vnid = one.vn.allocate(NET, -1)
+    iid = one.image.allocate('NAME="img"\nTYPE="DATABLOCK"\nSIZE="16"', 1, False)
+    tid = one.template.allocate('NAME="tpl"\nCPU="0.5"\nVCPU="1"\nMEMORY="128"\nDISK=[IMAGE_ID="%d"]\nNIC=[NETWORK_ID="%d"]\n'
+                                'CONTEXT=[NETWORK="YES"]\nGRAPHICS=[TYPE="VNC",LISTEN="0.0.0.0"]\nLABELS="voip"' % (iid, vnid))
+    wait_for(lambda: one.host.info(hid).STATE == 2)
+    wait_for(lambda: one.image.info(iid).STATE == 1 and one.vn.info(vnid).STATE == 1)
+    return {"host": hid, "vnet": vnid, "image": iid, "template": tid}

@@ -5,7 +5,7 @@ Run ``python3 tools/one_emulator --port 2633``; import :mod:`tools.one_emulator.
 
 from __future__ import annotations
 
-__all__ = ["Emulator", "serve"]
+__all__ = ["Emulator", "serve"]  # pylint: disable=undefined-all-variable
 
 
 def __getattr__(name: str):  # PEP 562: lazy, so that ``python3 tools/one_emulator`` stays light

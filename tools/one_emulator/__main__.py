@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     httpd = serve(emulator, args.host, args.port, None if args.quiet else sys.stderr)
     emulator.start()
 
-    def _stop(*_):
+    def _stop(*_signal):
         threading.Thread(target=httpd.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)

@@ -41,7 +41,7 @@ def load_backend(spec: Optional[str]) -> VMBackend:
     """Instantiate ``module:Class`` (``None`` or ``noop`` gives the no-op backend)."""
     if not spec or spec == "noop":
         return VMBackend()
-    module_name, _, class_name = spec.partition(":")
+    module_name, _sep, class_name = spec.partition(":")
     module = importlib.import_module(module_name)
     backend = getattr(module, class_name or "Backend")()
     if not isinstance(backend, VMBackend):

@@ -18,7 +18,7 @@ from . import template as tpl
 from . import xmlout as X
 from .backend import VMBackend
 from .engine import Engine
-from .errors import ACTION, AUTH_FAILED, AUTHENTICATION, AUTHORIZATION, INTERNAL, XML_RPC_API, OneError, not_found
+from .errors import ACTION, AUTH_FAILED, AUTHENTICATION, AUTHORIZATION, INCOMPLETE_METHOD, INTERNAL, XML_RPC_API, OneError, RpcFault, not_found
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 VERSION = "7.2.0"
@@ -26,15 +26,16 @@ VERSION = "7.2.0"
 # Real dummy-driver timings, in seconds (see golden/timings.json); divided by the speed factor.
 TIMING = {
     "host_monitor_first": 2.95,
-    "host_monitor_interval": 30.0,
+    "host_monitor_interval": 120.0,
     "sched_window": 10.0,
     "driver_step": 0.013,
     "lcm_init": 0.005,
     "image_ready": 0.022,
     "vnet_ready": 0.022,
-    "vm_monitor_first": 10.0,
+    "vm_monitor_first": 33.0,
     "vm_monitor_interval": 30.0,
     "shutdown_timeout": 2.0,
+    "action_queue": 0.02,
 }
 
 MANAGE = "MANAGE"
@@ -60,7 +61,7 @@ class Method:
         self.name = name
         self.func = func
         self.mutates = mutates
-        required, _, optional = signature.partition("|")
+        required, _bar, optional = signature.partition("|")
         self.required = required
         self.optional = optional
 
@@ -83,6 +84,8 @@ class Base:  # pylint: disable=too-many-public-methods
         self.faults: Dict[str, List[Dict[str, Any]]] = {}
         self.db: Dict[str, Any] = {}
         self.loaded = False
+        self.vm_monitor_started = False
+        self.driver_busy_until = 0.0
         if state_file and os.path.exists(state_file):
             with open(state_file, encoding="utf-8") as handle:
                 self.db = json.load(handle)
@@ -206,7 +209,7 @@ class Base:  # pylint: disable=too-many-public-methods
         """Resolve ``user:password`` or ``user:token``; oned's 0x100 on any failure."""
         if not isinstance(session, str) or session.count(":") < 1:
             raise OneError(AUTHENTICATION, AUTH_FAILED)
-        name, _, secret = session.partition(":")
+        name, _colon, secret = session.partition(":")
         if not name or not secret or ":" in secret:
             raise OneError(AUTHENTICATION, AUTH_FAILED)
         for user in self.db["users"].values():
@@ -274,8 +277,8 @@ class Base:  # pylint: disable=too-many-public-methods
 
     def owner_xml(self, obj: Dict[str, Any]) -> str:
         """``<UID/><GID/><UNAME/><GNAME/>``."""
-        return "<UID>%d</UID><GID>%d</GID>%s%s" % (obj["uid"], obj["gid"], X.el("UNAME", self.uname(obj["uid"])),
-                                                 X.el("GNAME", self.gname(obj["gid"])))
+        names = X.el("UNAME", self.uname(obj["uid"])) + X.el("GNAME", self.gname(obj["gid"]))
+        return "<UID>%d</UID><GID>%d</GID>%s" % (obj["uid"], obj["gid"], names)
 
     def pool_filter(self, user: Dict[str, Any], coll: str, flt: int, start: int, end: int) -> List[Dict[str, Any]]:
         """oned's pool filter (-4 group, -3 mine, -2 all, -1 mine+group, >=0 that user) and ID range, DESC order."""
@@ -412,7 +415,10 @@ class Base:  # pylint: disable=too-many-public-methods
         for other in self.db["users"].values():
             if other["name"] == name:
                 raise OneError(0x4000, "Error allocating a new user. NAME is already taken by USER %d." % other["id"])
-        gids = [int(g) for g in groups] if groups else [1]
+        if any(not isinstance(g, int) or isinstance(g, bool) for g in groups or []):
+            # oned reads each element with xmlrpc_c::value_int, whose type error escapes the method
+            raise RpcFault(-500, INCOMPLETE_METHOD + "Not integer type.  See type() method")
+        gids = list(groups) if groups else [1]
         for gid in gids:
             self.get("groups", gid, "group")
         uid = self.next_id("user")
@@ -491,8 +497,9 @@ class Base:  # pylint: disable=too-many-public-methods
     # ------------------------------------------------------------------ groups
     def group_xml(self, group: Dict[str, Any]) -> str:
         """GROUP document."""
-        return "<GROUP><ID>%d</ID>%s%s%s%s</GROUP>" % (group["id"], X.el("NAME", group["name"]), X.template("TEMPLATE", group["template"]),
-                                                        X.ids("USERS", sorted(group["users"])), X.ids("ADMINS", group["admins"]))
+        parts = [X.el("NAME", group["name"]), X.template("TEMPLATE", group["template"]), X.ids("USERS", sorted(group["users"])),
+                 X.ids("ADMINS", group["admins"])]
+        return "<GROUP><ID>%d</ID>%s</GROUP>" % (group["id"], "".join(parts))
 
     def group_info(self, user: Dict[str, Any], gid: int, decrypt: bool = False) -> str:
         """one.group.info."""

@@ -6,7 +6,7 @@ import time
 from typing import Any, List, Tuple
 
 from . import states as S
-from .errors import AUTH_FAILED, AUTHENTICATION, OneError, RpcFault
+from .errors import AUTH_FAILED, AUTHENTICATION, INCOMPLETE_METHOD, OneError, RpcFault
 from .faults import FaultsMixin
 from .hosts import HostsMixin
 from .images import IMG_DELETE, IMG_LOCKED, ImagesMixin
@@ -17,16 +17,16 @@ TYPE_NAMES = {"i": "integer", "b": "boolean", "s": "a string", "d": "floating po
 
 
 def _type_ok(code: str, value: Any) -> bool:
-    if code == "i":
-        return type(value) is int
+    if code == "i":  # a bool is an int in Python, not in XML-RPC
+        return isinstance(value, int) and not isinstance(value, bool)
     if code == "b":
-        return type(value) is bool
+        return isinstance(value, bool)
     if code == "s":
         return isinstance(value, str)
     if code == "a":
         return isinstance(value, (list, tuple))
     if code == "d":
-        return type(value) in (float, int)
+        return isinstance(value, (float, int)) and not isinstance(value, bool)
     return True
 
 
@@ -51,8 +51,7 @@ class Emulator(FaultsMixin, VMsMixin, ImagesMixin, VnetsMixin, HostsMixin):
         if meth is None:
             raise RpcFault(-506, "Method '%s' not defined" % method)
         if not params:
-            raise RpcFault(-500, "Unexpected error executing code for particular method, detected by Xmlrpc-c method registry code.  "
-                                 "Method did not fail; rather, it did not complete at all.  Subscript of xmlrpc_c::paramList out of bounds")
+            raise RpcFault(-500, INCOMPLETE_METHOD + "Subscript of xmlrpc_c::paramList out of bounds")
         if method.startswith("one."):
             self.count_call(method)
         label = method

@@ -71,7 +71,7 @@ class Engine:
         with self.lock:
             if not self._queue:
                 return False
-            due, _, func, args = heapq.heappop(self._queue)
+            due, _seq, func, args = heapq.heappop(self._queue)
             if self.frozen:
                 self._frozen_at = max(self._frozen_at, due)
             func(*args)
@@ -106,7 +106,7 @@ class Engine:
                     if self.on_idle and wait >= 0.5:
                         self.on_idle()
                     continue
-                _, _, func, args = heapq.heappop(self._queue)
+                _due, _seq, func, args = heapq.heappop(self._queue)
                 try:
                     func(*args)
                 except Exception:  # pylint: disable=broad-except

@@ -36,3 +36,8 @@ class RpcFault(Exception):
 def not_found(kind: str, oid: int) -> OneError:
     """``Error getting <kind> [<id>].`` (0x400)."""
     return OneError(NO_EXISTS, "Error getting %s [%d]." % (kind, oid), oid)
+
+
+# xmlrpc-c's answer when a C++ exception escapes a method (the recorded one: paramList subscript out of bounds)
+INCOMPLETE_METHOD = ("Unexpected error executing code for particular method, detected by Xmlrpc-c method registry code.  "
+                     "Method did not fail; rather, it did not complete at all.  ")

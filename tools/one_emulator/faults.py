@@ -13,6 +13,7 @@ from .core import Base
 from .errors import XML_RPC_API, OneError
 
 FAULT_KINDS = ("deploy", "shutdown", "prolog", "image", "slow_deploy")
+MAX_STEPS = 10000  # periodic events (monitoring) never run out: bound emulator.step
 
 
 class FaultsMixin(Base):
@@ -97,7 +98,7 @@ class FaultsMixin(Base):
             except ValueError:
                 fault["seconds"] = 3.0
             fault["message"] = ""
-        self.faults.setdefault(kind, []).extend(dict(fault) for _ in range(max(count, 1)))
+        self.faults.setdefault(kind, []).extend(dict(fault) for _copy in range(max(count, 1)))
         return True
 
     def em_clear_faults(self, user: Dict[str, Any]) -> bool:
@@ -147,7 +148,7 @@ class FaultsMixin(Base):
         """Fire the next ``count`` timed events; returns how many fired."""
         del user
         fired = 0
-        for _ in range(max(count, 1)):
+        for _step in range(min(max(count, 1), MAX_STEPS)):
             if not self.engine.step():
                 break
             fired += 1

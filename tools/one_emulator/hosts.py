@@ -42,8 +42,8 @@ class HostsMixin(Base):
         reg("one.hostpool.monitoring", "s|i", self.hostpool_monitoring, False)
 
     # ------------------------------------------------------------------ documents
-    def host_xml(self, host: Dict[str, Any]) -> str:
-        """HOST document."""
+    def host_xml(self, host: Dict[str, Any], pool: bool = False) -> str:
+        """HOST document (the pool form carries an empty MONITORING, as oned's)."""
         if HostsMixin._devices is None:
             HostsMixin._devices = _data("host_share_devices.xml")
             HostsMixin._numa_mon = _data("host_monitoring_numa.xml")
@@ -57,7 +57,7 @@ class HostsMixin(Base):
             X.cel("DISK_USAGE", "0"), X.cel("FREE_DISK", "20480" if host["ever_monitored"] else "0"),
             X.cel("MAX_DISK", "20480" if host["ever_monitored"] else "0"), X.cel("USED_DISK", "9720" if host["ever_monitored"] else "0"),
             self._devices if host["ever_monitored"] else "<PCI_DEVICES/><NUMA_NODES/>")
-        mon = host.get("monitoring")
+        mon = None if pool else host.get("monitoring")
         if mon:
             monitoring = ("<MONITORING><TIMESTAMP>%d</TIMESTAMP><ID>%d</ID><CAPACITY>%s%s%s%s</CAPACITY><SYSTEM>%s%s</SYSTEM>%s</MONITORING>") % (
                 mon["ts"], host["id"], X.cel("FREE_CPU", mon["free_cpu"]), X.cel("FREE_MEMORY", mon["free_mem"]),
@@ -86,7 +86,7 @@ class HostsMixin(Base):
                 HostsMixin._mon_template = json.load(handle)
         probe = [[k, v.replace("host01", host["name"]) if k == "HOSTNAME" else v] for k, v in HostsMixin._mon_template
                  if k not in ("IM_MAD", "VM_MAD", "RESERVED_CPU", "RESERVED_MEM")]
-        names = {k for k, _ in probe}
+        names = {k for k, _value in probe}
         host["template"] = [a for a in host["template"] if a[0] not in names] + probe
         host["probed"] = True
         host["ever_monitored"] = True
@@ -97,6 +97,7 @@ class HostsMixin(Base):
                               "netrx": random.randint(10 ** 13, 10 ** 14), "nettx": random.randint(10 ** 15, 2 * 10 ** 15)}
         if host["state"] == HOST_INIT:
             host["state"] = HOST_MONITORED
+        self.start_vm_monitoring()
         gen = host["monitor_gen"]
         self.later("host_monitor_interval", self._host_monitor_tick, hid, gen)
 
@@ -162,7 +163,7 @@ class HostsMixin(Base):
         """one.hostpool.info."""
         del user
         hosts = sorted(self.db["hosts"].values(), key=lambda h: h["id"], reverse=True)
-        return "<HOST_POOL>%s</HOST_POOL>" % "".join(self.host_xml(h) for h in hosts)
+        return "<HOST_POOL>%s</HOST_POOL>" % "".join(self.host_xml(h, pool=True) for h in hosts)
 
     def host_monitoring(self, user: Dict[str, Any], hid: int) -> str:
         """one.host.monitoring."""
@@ -217,7 +218,6 @@ class HostsMixin(Base):
             for key, value in (("IM_MAD", host["im_mad"]), ("VM_MAD", host["vm_mad"])):
                 if tpl.get(new, key) is None:
                     new.append([key, value])
-            host["monitoring"] = None
         host["template"] = new
         return hid
 
@@ -246,6 +246,9 @@ class HostsMixin(Base):
 
     def hosts_in_error_changed(self, host: Dict[str, Any]) -> None:
         """Hook for VMs on a failing host (implemented by the VM mixin)."""
+
+    def start_vm_monitoring(self) -> None:
+        """Hook: the first MONITORED host starts VM monitoring (implemented by the VM mixin)."""
 
     def ctime_now(self) -> str:
         """Current time in oned's message format."""

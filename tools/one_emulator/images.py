@@ -115,6 +115,8 @@ class ImagesMixin(Base):
         img["source"] = img["source"] or "dummy_path"
         img["format"] = img["format"] or "dummy_format"
         img["state"] = img["prev_state"] = IMG_READY
+        if img["vms"]:  # a copy taken by a VM while it was being made (persistent instantiation)
+            img["state"] = img["prev_state"] = IMG_USED_PERS if img["persistent"] else IMG_USED
 
     def image_allocate(self, user: Dict[str, Any], text: str, ds_id: int, no_check: bool = False) -> int:
         """one.image.allocate (PATH, or SIZE for a DATABLOCK)."""
@@ -339,16 +341,40 @@ class ImagesMixin(Base):
         return self._new_template(user, name, tpl.copy(src["template"]))
 
     def template_instantiate(self, user: Dict[str, Any], tid: int, name: str, hold: bool, extra: str, persistent: bool = False) -> int:
-        """one.template.instantiate."""
-        del persistent
+        """one.template.instantiate (persistent: instantiate a persistent copy, as oned's TemplateInstantiate does).
+
+        With the persistent flag oned first clones the template recursively under the VM name: every DISK that
+        refers to an image gets a copy of that image named ``<name>-disk-<n>``, made persistent, and the VM is
+        created from the cloned template.
+        """
         tmpl = self._tmpl(user, tid, USE)
+        extra_attrs = self.parse_template(extra) if extra else []
+        vm_name = name or "%s-%d" % (tmpl["name"], self.db["next"]["vm"])
+        if persistent:
+            tmpl = self._persistent_copy(user, tmpl, vm_name)
+            tid = tmpl["id"]
         attrs = tpl.copy(tmpl["template"])
-        if extra:
-            attrs = tpl.merge(attrs, self.parse_template(extra))
+        if extra_attrs:
+            attrs = tpl.merge(attrs, extra_attrs)
         tpl.remove(attrs, "NAME")
         attrs.append(["TEMPLATE_ID", str(tid)])
-        vm_name = name or "%s-%d" % (tmpl["name"], self.db["next"]["vm"])
         return self.create_vm(user, attrs, vm_name, hold)  # type: ignore[attr-defined]
+
+    def _persistent_copy(self, user: Dict[str, Any], src: Dict[str, Any], name: str) -> Dict[str, Any]:
+        for other in self.db["templates"].values():
+            if other["name"] == name and other["uid"] == user["id"]:
+                raise OneError(INTERNAL, "NAME is already taken by TEMPLATE %d." % other["id"])
+        attrs = tpl.copy(src["template"])
+        for disk_id, disk in enumerate(v for k, v in attrs if k == "DISK" and isinstance(v, dict)):
+            if not (disk.get("IMAGE_ID") or disk.get("IMAGE")):
+                continue
+            image_id = int(self.disk_from_image(disk, disk_id)["IMAGE_ID"])
+            copy_id = self.image_clone(user, image_id, "%s-disk-%d" % (name, disk_id), -1)
+            self.db["images"][str(copy_id)]["persistent"] = 1
+            for key in ("IMAGE", "IMAGE_UNAME", "IMAGE_UID"):
+                disk.pop(key, None)
+            disk["IMAGE_ID"] = str(copy_id)
+        return self.db["templates"][str(self._new_template(user, name, attrs))]
 
     def template_chmod(self, user: Dict[str, Any], tid: int, *perms: Any) -> int:
         """one.template.chmod (optional recursive flag ignored)."""

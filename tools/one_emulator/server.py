@@ -61,7 +61,7 @@ class Handler(BaseHTTPRequestHandler):
                 params, method = xmlrpc.client.loads(body, use_builtin_types=False)
             except (ExpatError, ValueError, TypeError, IndexError) as exc:
                 raise RpcFault(-503, "Call XML not a proper XML-RPC call.  Call is not valid XML.  Invalid XML \"content\".  "
-                                     "Problem with token at '...': %s" % (str(exc).split(":")[0] or "no element found")) from None
+                                     "Problem with token at '...': %s" % (str(exc).split(":", maxsplit=1)[0] or "no element found")) from None
             if method is None:
                 raise RpcFault(-503, "Call XML not a proper XML-RPC call.  No methodName element")
             if emu.take_drop(method):

@@ -10,6 +10,7 @@ vector attributes by key.
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional, Tuple, Union
 
 Value = Union[str, Dict[str, str]]
@@ -145,10 +146,28 @@ class _Parser:
 
 
 def parse(text: str) -> List[Attr]:
-    """Parse OpenNebula template text into ``[[NAME, value], ...]``."""
+    """Parse OpenNebula template text (or XML, as oned accepts when the text starts with ``<``)."""
     if not isinstance(text, str):
         raise TemplateSyntaxError("Parse error: template is not a string")
+    if text.startswith("<"):
+        return _parse_xml(text)
     return _Parser(text).parse()
+
+
+def _parse_xml(text: str) -> List[Attr]:
+    """``<TEMPLATE><A>1</A><V><K>x</K></V></TEMPLATE>``: children with children are vector attributes (what pyone
+    sends for a nested dict, and oned's Template::parse_str_or_xml reads)."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError:
+        raise TemplateSyntaxError("Parse error: XML Template malformed.") from None
+    attrs: List[Attr] = []
+    for child in root:
+        if len(child):
+            attrs.append([child.tag.upper(), {sub.tag.upper(): sub.text or "" for sub in child}])
+        else:
+            attrs.append([child.tag.upper(), child.text or ""])
+    return attrs
 
 
 def get(attrs: List[Attr], name: str, default: Optional[Value] = None) -> Optional[Value]:
@@ -185,7 +204,7 @@ def set_single(attrs: List[Attr], name: str, value: Value) -> None:
 
 def merge(base: List[Attr], new: List[Attr]) -> List[Attr]:
     """oned's update in merge mode: attributes of ``new`` replace those of the same name."""
-    names = {key for key, _ in new}
+    names = {key for key, _value in new}
     out = [a for a in base if a[0] not in names]
     out.extend([key, value] for key, value in new)
     return out

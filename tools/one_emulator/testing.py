@@ -59,13 +59,13 @@ class EmulatorThread(_Base):
     """The emulator served from a background thread of this process."""
 
     def __init__(self, password: str = "opennebula", speed: float = 50.0, state: Optional[str] = None, port: int = 0,
-                 record: Optional[list] = None) -> None:
+                 record: Optional[list] = None, backend: Any = None) -> None:
         if HERE not in sys.path and os.path.dirname(HERE) not in sys.path:
             sys.path.insert(0, os.path.dirname(HERE))
         from .emulator import Emulator  # pylint: disable=import-outside-toplevel
         from .server import serve  # pylint: disable=import-outside-toplevel
         self.password = password
-        self.emulator = Emulator(password=password, speed=speed, state_file=state)
+        self.emulator = Emulator(password=password, speed=speed, state_file=state, backend=backend)
         if record is not None:
             original = self.emulator.dispatch
 

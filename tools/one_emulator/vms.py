@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from . import states as S
 from . import template as tpl
 from . import xmlout as X
-from .core import ADMIN, MANAGE, USE, Base, ctime
+from .core import ADMIN, MANAGE, TIMING, USE, Base, ctime
 from .errors import ACTION, INTERNAL, OneError
 
 # attributes oned keeps in the VM TEMPLATE; everything else goes to USER_TEMPLATE
@@ -26,6 +26,9 @@ HISTORY_KEYS = ["OID", "SEQ", "HOSTNAME", "HID", "CID", "STIME", "ETIME", "VM_MA
 HISTORY_CDATA = {"VM_MAD", "TM_MAD"}
 MONITOR_KEYS = ["CPU", "DISKRDBYTES", "DISKRDIOPS", "DISKWRBYTES", "DISKWRIOPS", "ID", "MEMORY", "NETRX", "NETTX", "TIMESTAMP"]
 MAX_MONITORING_RECORDS = 60
+SHORT_DISK_KEYS = ("DISK_ID", "DATASTORE", "DATASTORE_ID", "IMAGE", "IMAGE_ID", "SIZE", "TYPE", "CLONE", "CLONE_TARGET", "LN_TARGET",
+                   "DISK_SNAPSHOT_TOTAL_SIZE")
+SHORT_NIC_KEYS = ("IP", "IP6_GLOBAL", "IP6_ULA", "MAC", "NETWORK", "NETWORK_ID", "NIC_ID", "SECURITY_GROUPS")
 SG_OUT = {"PROTOCOL": "ALL", "RULE_TYPE": "OUTBOUND", "SECURITY_GROUP_ID": "0", "SECURITY_GROUP_NAME": "default"}
 SG_IN = {"PROTOCOL": "ALL", "RULE_TYPE": "INBOUND", "SECURITY_GROUP_ID": "0", "SECURITY_GROUP_NAME": "default"}
 
@@ -70,17 +73,14 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
             keys = ["OID", "SEQ", "HOSTNAME", "HID", "CID", "DS_ID", "VM_MAD", "TM_MAD", "ACTION"]
             return "<HISTORY>%s</HISTORY>" % "".join(
                 X.cel(k, hist[k]) if k in ("HOSTNAME", "VM_MAD", "TM_MAD", "ACTION") else X.el(k, hist[k]) for k in keys)
-        return "<HISTORY>%s</HISTORY>" % "".join(X.cel(k, hist[k]) if k in HISTORY_CDATA else "<%s>%s</%s>" % (k, X.esc(hist[k]), k)
-                                                  for k in HISTORY_KEYS)
+        parts = [X.cel(k, hist[k]) if k in HISTORY_CDATA else "<%s>%s</%s>" % (k, X.esc(hist[k]), k) for k in HISTORY_KEYS]
+        return "<HISTORY>%s</HISTORY>" % "".join(parts)
 
     def vm_xml(self, vm: Dict[str, Any]) -> str:
         """Full VM document (one.vm.info, one.vmpool.infoextended)."""
         mon = vm.get("monitoring") or []
         monitoring = X.wrap("MONITORING", [X.cel(k, mon[-1][k]) for k in MONITOR_KEYS]) if mon else "<MONITORING/>"
-        snapshots = "".join(X.wrap("SNAPSHOTS", [
-            "<ALLOW_ORPHANS>NO</ALLOW_ORPHANS><CURRENT_BASE>-1</CURRENT_BASE><DISK_ID>%d</DISK_ID><NEXT_SNAPSHOT>%d</NEXT_SNAPSHOT>"
-            % (int(d), len(snaps))] + ["<SNAPSHOT>%s</SNAPSHOT>" % "".join(X.el(k, s[k]) for k in ("ACTIVE", "DATE", "ID", "NAME", "PARENT", "SIZE"))
-                                      for s in snaps]) for d, snaps in sorted(vm.get("snapshots", {}).items()))
+        snapshots = "".join(self._snapshots_xml(int(d), snaps) for d, snaps in sorted(vm.get("snapshots", {}).items()))
         return ("<VM><ID>%d</ID>%s%s%s<LAST_POLL>%d</LAST_POLL><STATE>%d</STATE><LCM_STATE>%d</LCM_STATE><PREV_STATE>%d</PREV_STATE>"
                 "<PREV_LCM_STATE>%d</PREV_LCM_STATE><RESCHED>%d</RESCHED><STIME>%d</STIME><ETIME>%d</ETIME>%s%s<SCHED_ACTIONS/>%s%s%s%s"
                 "<BACKUPS><BACKUP_CONFIG/><BACKUP_IDS/></BACKUPS></VM>") % (
@@ -89,24 +89,31 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
             X.template("TEMPLATE", vm["template"]), X.template("USER_TEMPLATE", vm["user_template"]),
             X.wrap("HISTORY_RECORDS", [self._history_xml(h) for h in vm["history"]]), snapshots)
 
+    @staticmethod
+    def _snapshots_xml(disk_id: int, snaps: List[Dict[str, Any]]) -> str:
+        """SNAPSHOTS of one disk (ACTIVE only on the active snapshot)."""
+        head = ("<ALLOW_ORPHANS>NO</ALLOW_ORPHANS><CURRENT_BASE>-1</CURRENT_BASE><DISK_ID>%d</DISK_ID><NEXT_SNAPSHOT>%d</NEXT_SNAPSHOT>"
+                % (disk_id, len(snaps)))
+        keys = ("ACTIVE", "DATE", "ID", "NAME", "PARENT", "SIZE")
+        body = ["<SNAPSHOT>%s</SNAPSHOT>" % "".join(X.el(k, s[k]) for k in keys if k != "ACTIVE" or s[k] == "YES") for s in snaps]
+        return X.wrap("SNAPSHOTS", [head] + body)
+
     def vm_short_xml(self, vm: Dict[str, Any]) -> str:
         """Reduced VM document of one.vmpool.info."""
-        parts = [X.cel(k, tpl.get_str(vm["template"], k)) for k in ("CPU", "MEMORY", "VCPU") if tpl.get(vm["template"], k) is not None]
+        # oned's short form always carries CPU, MEMORY and VCPU (empty when unset), as plain text
+        parts = ["<%s>%s</%s>" % (k, X.esc(tpl.get_str(vm["template"], k, "") or ""), k) for k in ("CPU", "MEMORY", "VCPU")]
         for key, value in vm["template"]:
             if key == "DISK" and isinstance(value, dict):
-                parts.append(X.wrap("DISK", [X.cel(k, value[k]) for k in ("DISK_ID", "DATASTORE", "DATASTORE_ID", "IMAGE", "IMAGE_ID", "SIZE",
-                                                                        "TYPE", "CLONE", "CLONE_TARGET", "LN_TARGET", "DISK_SNAPSHOT_TOTAL_SIZE")
-                                             if k in value]))
+                parts.append(X.wrap("DISK", [X.cel(k, value[k]) for k in SHORT_DISK_KEYS if k in value]))
         for key, value in vm["template"]:
             if key == "NIC" and isinstance(value, dict):
-                parts.append(X.wrap("NIC", [X.cel(k, value[k]) for k in ("IP", "IP6_GLOBAL", "IP6_ULA", "MAC", "NETWORK", "NETWORK_ID",
-                                                                       "NIC_ID", "SECURITY_GROUPS") if k in value]))
+                parts.append(X.wrap("NIC", [X.cel(k, value[k]) for k in SHORT_NIC_KEYS if k in value]))
         graphics = tpl.get(vm["template"], "GRAPHICS")
         if isinstance(graphics, dict):
             parts.append(X.wrap("GRAPHICS", [X.cel(k, graphics[k]) for k in ("LISTEN", "PORT", "TYPE") if k in graphics]))
         mon = vm.get("monitoring") or []
         monitoring = "<MONITORING/>"
-        if mon:
+        if mon and vm["state"] != S.DONE:  # a DONE VM's monitoring is gone from the pool listing
             monitoring = X.wrap("MONITORING", [X.cel("CPU", mon[-1]["CPU"]), X.cel("MEMORY", mon[-1]["MEMORY"]), "<STATE><![CDATA[]]></STATE>"])
         user_parts = [X.cel(k, tpl.get_str(vm["user_template"], k)) for k in ("ERROR", "LABELS", "SCHED_MESSAGE")
                       if tpl.get_str(vm["user_template"], k) is not None]
@@ -152,6 +159,9 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
             return
         key, func = steps[0]
         factor = 1.0
+        if isinstance(key, (int, float)):
+            self.engine.later(float(key), self._guarded, self._chain_fire, (vid, gen, func, steps[1:]))
+            return
         if key.startswith("slow:"):
             factor = float(key.split(":", 1)[1]) / 0.013
             key = "driver_step"
@@ -172,6 +182,31 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
         hist = self._history(vm)
         if hist is not None and user is not None:
             hist.update({"ACTION": action, "UID": user["id"], "GID": user["gid"], "REQUEST_ID": self.next_request_id()})
+
+    def _reset_action(self, vm: Dict[str, Any]) -> None:
+        hist = self._history(vm)
+        if hist is not None:
+            hist.update({"ACTION": 0, "UID": -1, "GID": -1, "REQUEST_ID": -1})
+
+    def _cp_history(self, vm: Dict[str, Any], user: Dict[str, Any], action: int) -> None:
+        """Close the current history record on ``action`` and open a copy (hotplug, resize in POWEROFF).
+
+        As recorded: the closed record gets the action, the caller and ETIME (and RETIME if unset); the
+        new one starts now (STIME, RSTIME; RETIME too when the VM is not running) with the previous ACTION.
+        """
+        old = self._history(vm)
+        if old is None:
+            return
+        now = self.now()
+        prev_action = old["ACTION"]
+        old.update({"ACTION": action, "UID": user["id"], "GID": user["gid"], "REQUEST_ID": self.next_request_id(), "ETIME": now,
+                    "RETIME": old["RETIME"] or now})
+        new = dict(old)
+        running = vm["state"] == S.ACTIVE
+        new.update({"SEQ": old["SEQ"] + 1, "STIME": now, "ETIME": 0, "PLAN_ID": -1, "ACTION_ID": 0, "PSTIME": 0, "PETIME": 0,
+                    "RSTIME": now, "RETIME": 0 if running else now, "ESTIME": 0, "EETIME": 0, "ACTION": prev_action, "UID": -1,
+                    "GID": -1, "REQUEST_ID": -1})
+        vm["history"].append(new)
 
     def _new_history(self, vm: Dict[str, Any], host: Dict[str, Any], action: int = 0, user: Optional[Dict[str, Any]] = None,
                      planned: bool = True) -> Dict[str, Any]:
@@ -212,7 +247,7 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
             raise OneError(INTERNAL, "NIC %d: missing NETWORK_ID or NETWORK" % nic_id)
         ar, index = self.allocate_lease(vnet, {"vm": vm["id"]}, {k: nic[k] for k in ("IP", "MAC", "AR_ID") if k in nic})  # type: ignore[attr-defined]
         addr = self.lease_info(ar, index)  # type: ignore[attr-defined]
-        out = {k: v for k, v in nic.items()}
+        out = dict(nic)
         out.update({"AR_ID": str(ar["ar_id"]), "BRIDGE": vnet["bridge"], "BRIDGE_TYPE": vnet["bridge_type"], "CLUSTER_ID": str(vnet["clusters"][0]),
                     "NAME": "NIC%d" % nic_id, "NETWORK": vnet["name"], "NETWORK_ID": str(vnet["id"]), "NIC_ID": str(nic_id),
                     "SECURITY_GROUPS": tpl.get_str(vnet["template"], "SECURITY_GROUPS", "0") or "0", "TARGET": "one-%d-%d" % (vm["id"], nic_id),
@@ -236,7 +271,8 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
         if nic.get("NETWORK_ID", "") != "" and "AR_ID" in nic:
             self.release_lease(_int(nic["NETWORK_ID"]), _int(nic["AR_ID"]), nic)  # type: ignore[attr-defined]
 
-    def create_vm(self, user: Dict[str, Any], attrs: List[tpl.Attr], name: str, hold: bool) -> int:  # pylint: disable=too-many-locals,too-many-branches,too-many-statements
+    # pylint: disable-next=too-many-locals,too-many-branches,too-many-statements
+    def create_vm(self, user: Dict[str, Any], attrs: List[tpl.Attr], name: str, hold: bool) -> int:
         """Allocate a VM from a parsed template (one.vm.allocate / one.template.instantiate)."""
         mem = tpl.get_str(attrs, "MEMORY", "") or ""
         if not mem.isdigit() or int(mem) <= 0:
@@ -253,7 +289,8 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
         disks = [dict(v) for v in tpl.get_all(attrs, "DISK") if isinstance(v, dict)]
         extended = []
         for i, disk in enumerate(disks):
-            extended.append(self.disk_from_image(disk, i) if (disk.get("IMAGE_ID") or disk.get("IMAGE")) else dict(disk, DISK_ID=str(i)))  # type: ignore[attr-defined]
+            from_image = disk.get("IMAGE_ID") or disk.get("IMAGE")
+            extended.append(self.disk_from_image(disk, i) if from_image else dict(disk, DISK_ID=str(i)))  # type: ignore[attr-defined]
         for nic in tpl.get_all(attrs, "NIC"):
             if isinstance(nic, dict) and nic.get("NETWORK_ID", "") != "" and str(_int(nic["NETWORK_ID"], -1)) not in self.db["vnets"]:
                 raise OneError(INTERNAL, "Virtual network with ID: %s does not exist" % nic["NETWORK_ID"])
@@ -367,8 +404,7 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
         vm["charged"] = [cpu, mem]
         tpl.remove(vm["user_template"], "SCHED_MESSAGE")
         resume = vm.get("resume")
-        action = 11 if resume else 0
-        self._new_history(vm, host, action=action)
+        self._new_history(vm, host, planned=not resume)
         graphics = tpl.get(vm["template"], "GRAPHICS")
         if isinstance(graphics, dict) and "PORT" not in graphics:
             graphics["PORT"] = str(5900 + vm["id"])
@@ -394,7 +430,27 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
             self._set(vm, S.ACTIVE, boot)
             return True
 
-        self._chain(vm, [("lcm_init", to_prolog), ("driver_step", to_boot), (self._boot_delay(), self._boot_done)])
+        steps = [("lcm_init", to_prolog), ("driver_step", to_boot), (self._boot_delay(), self._boot_done)]
+        # the dummy drivers served VMs dispatched together one after another (golden seq 382-390)
+        wait = self._driver_slot(sum(self._delay_of(k) for k, _func in steps))
+        if wait > 0:
+            steps.insert(0, (wait, lambda vm: True))
+        self._chain(vm, steps)
+
+    def _delay_of(self, key: Any) -> float:
+        if isinstance(key, (int, float)):
+            return float(key)
+        if key.startswith("slow:"):
+            return float(key.split(":", 1)[1])
+        return TIMING[key]
+
+    def _driver_slot(self, duration: float) -> float:
+        """Reserve the dummy driver for ``duration`` emulated seconds; return how long to wait for it."""
+        engine = self.engine
+        now = engine.now()
+        start = max(now, self.driver_busy_until)
+        self.driver_busy_until = start + duration / engine.speed
+        return (start - now) * engine.speed
 
     def _boot_delay(self) -> str:
         fault = self.peek_fault("slow_deploy")
@@ -416,6 +472,9 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
         return True
 
     def _fail(self, vm: Dict[str, Any], lcm: int, _stage: Optional[str], message: str) -> bool:
+        hist = self._history(vm)
+        if hist is not None and lcm == S.BOOT_FAILURE:
+            hist["RETIME"] = self.now()
         self._set(vm, S.ACTIVE, lcm)
         tpl.set_single(vm["user_template"], "ERROR", "%s: %s" % (ctime(self.now()), message))
         return False
@@ -423,35 +482,48 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
     def _to_running(self, vm: Dict[str, Any]) -> None:
         hist = self._history(vm)
         if hist is not None:
-            hist.update({"ACTION": 0, "UID": -1, "GID": -1, "REQUEST_ID": -1})
+            hist.update({"ACTION": 0, "UID": -1, "GID": -1, "REQUEST_ID": -1, "RETIME": 0})
         self._set(vm, S.ACTIVE, S.RUNNING)
-        vm["mon_gen"] = vm.get("mon_gen", 0) + 1
-        self.later("vm_monitor_first", self._monitor, vm["id"], vm["mon_gen"])
         self._notify("on_running", vm)
 
-    def _monitor(self, vid: int, gen: int) -> None:
-        vm = self.db["vms"].get(str(vid))
-        if vm is None or vm.get("mon_gen") != gen or vm["state"] not in (S.ACTIVE, S.POWEROFF, S.SUSPENDED):
+    def start_vm_monitoring(self) -> None:
+        """Start the VM monitoring cycle (once): oned's dummy monitor probes every VM every 30 s.
+
+        The recording shows the first VM records ~33 s after the first host was MONITORED and then
+        one record per VM every 30 s, for every VM that is not DONE (even HOLD and PENDING ones).
+        """
+        if self.vm_monitor_started:
             return
-        if vm["state"] == S.ACTIVE:
-            now = self.now()
-            prev = vm["monitoring"][-1] if vm["monitoring"] else None
-            mem_kb = _int(tpl.get_str(vm["template"], "MEMORY", "0")) * 1024
-            rec = {"CPU": random.randint(0, 100), "DISKRDBYTES": random.randint(0, 1000), "DISKRDIOPS": random.randint(0, 1000),
-                   "DISKWRBYTES": random.randint(0, 1000), "DISKWRIOPS": random.randint(0, 1000), "ID": vid,
-                   "MEMORY": random.randint(mem_kb // 4, max(mem_kb, 1)), "NETRX": (prev["NETRX"] if prev else 0) + random.randint(1000, 1500),
-                   "NETTX": (prev["NETTX"] if prev else 0) + random.randint(1000, 1300), "TIMESTAMP": now}
-            real = None
+        self.vm_monitor_started = True
+        self.later("vm_monitor_first", self._vm_monitor_tick)
+
+    def _vm_monitor_tick(self) -> None:
+        now = self.now()
+        for vm in self.db["vms"].values():
+            if vm["state"] != S.DONE:
+                self._monitor_record(vm, now)
+        self.later("vm_monitor_interval", self._vm_monitor_tick)
+
+    def _monitor_record(self, vm: Dict[str, Any], now: int) -> None:
+        prev = vm["monitoring"][-1] if vm["monitoring"] else None
+        mem_kb = _int(tpl.get_str(vm["template"], "MEMORY", "0")) * 1024
+        running = vm["state"] == S.ACTIVE and vm["lcm"] == S.RUNNING
+        rec = {"CPU": random.randint(0, 100) if running else 0, "DISKRDBYTES": random.randint(0, 1000),
+               "DISKRDIOPS": random.randint(0, 1000), "DISKWRBYTES": random.randint(0, 1000), "DISKWRIOPS": random.randint(0, 1000),
+               "ID": vm["id"], "MEMORY": random.randint(mem_kb // 4, max(mem_kb, 1)),
+               "NETRX": (prev["NETRX"] if prev else 0) + random.randint(1000, 1500),
+               "NETTX": (prev["NETTX"] if prev else 0) + random.randint(1000, 1300), "TIMESTAMP": now}
+        real = None
+        if running:
             try:
                 real = self.backend.monitoring(vm)
             except Exception:  # pylint: disable=broad-except
                 real = None
-            if real:
-                rec.update({k: v for k, v in real.items() if k in MONITOR_KEYS})
-            vm["monitoring"].append(rec)
-            del vm["monitoring"][:-MAX_MONITORING_RECORDS]
-            vm["last_poll"] = now
-        self.later("vm_monitor_interval", self._monitor, vid, gen)
+        if real:
+            rec.update({k: v for k, v in real.items() if k in MONITOR_KEYS})
+        vm["monitoring"].append(rec)
+        del vm["monitoring"][:-MAX_MONITORING_RECORDS]
+        vm["last_poll"] = now
 
     # ------------------------------------------------------------------ methods
     def vm_allocate(self, user: Dict[str, Any], text: str, hold: bool = False) -> int:
@@ -575,8 +647,7 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
         elif action == "release":
             if state != S.HOLD:
                 raise self._refuse(vm, action)
-            tpl.remove(vm["template"], "SUBMIT_ON_HOLD")
-            self._enter_pending(vm)
+            self._enter_pending(vm)  # oned keeps SUBMIT_ON_HOLD in the template (golden seq 340)
         elif action == "resume":
             self._resume(vm, user)
         elif action in ("reboot", "reboot-hard"):
@@ -598,13 +669,20 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
             return
         if state not in (S.POWEROFF, S.SUSPENDED):
             raise self._refuse(vm, "resume")
-        host = self.db["hosts"].get(str(vm["host"]))
-        if host is not None:
-            hist = self._new_history(vm, host, action=11, user=user, planned=False)
-            hist["RSTIME"] = hist["STIME"]
-        self._set(vm, S.ACTIVE, S.BOOT_POWEROFF if state == S.POWEROFF else S.BOOT_SUSPENDED)
-        self._notify("on_resume", vm)
-        self._chain(vm, [("driver_step", self._boot_done)])
+        # oned closes the record at once but shows POWEROFF/SUSPENDED for a few more ms (golden seq 252)
+        hist = self._history(vm)
+        if hist is not None:
+            hist["ETIME"] = self.now()
+
+        def boot(vm: Dict[str, Any]) -> Any:
+            host = self.db["hosts"].get(str(vm["host"]))
+            if host is not None:
+                new = self._new_history(vm, host, action=11, user=user, planned=False)
+                new["RSTIME"] = new["STIME"]
+            self._set(vm, S.ACTIVE, S.BOOT_POWEROFF if state == S.POWEROFF else S.BOOT_SUSPENDED)
+            self._notify("on_resume", vm)
+            return True
+        self._chain(vm, [("action_queue", boot), ("driver_step", self._boot_done)])
 
     def _shutdown_step(self, next_lcm: Optional[int], then: Optional[Callable[[Dict[str, Any]], Any]]) -> Callable[[Dict[str, Any]], Any]:
         def step(vm: Dict[str, Any]) -> Any:
@@ -613,6 +691,7 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
                 message = fault.get("message") or "SHUTDOWN: %s" % vm["deploy_id"]
 
                 def back(vm: Dict[str, Any]) -> Any:
+                    self._reset_action(vm)
                     self._set(vm, S.ACTIVE, S.RUNNING)
                     tpl.set_single(vm["user_template"], "ERROR", "%s: %s" % (ctime(self.now()), message))
                     return False
@@ -652,6 +731,7 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
 
     def _epilog(self, lcm: int) -> Callable[[Dict[str, Any]], Any]:
         def step(vm: Dict[str, Any]) -> Any:
+            self._notify("on_poweroff", vm)
             now = self.now()
             hist = self._history(vm)
             if hist is not None:
@@ -677,7 +757,7 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
             self._unplace(vm)
             self._set(vm, state)
             graphics = tpl.get(vm["template"], "GRAPHICS")
-            if isinstance(graphics, dict):
+            if isinstance(graphics, dict) and state == S.UNDEPLOYED:  # a STOPPED VM keeps its VNC port (golden seq 278)
                 graphics.pop("PORT", None)
             return True
         return step
@@ -737,6 +817,8 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
             host["cpu_usage"] += cpu - old_cpu
             host["mem_usage"] += mem - old_mem
             vm["charged"] = [cpu, mem]
+        if vm["state"] == S.POWEROFF:
+            self._cp_history(vm, user, 35)
         self._notify("on_resize", vm)
         return vid
 
@@ -758,10 +840,6 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
                 if isinstance(old, dict):
                     if section == "GRAPHICS" and "PORT" in old:
                         merged["PORT"] = old["PORT"]
-                    if section == "OS":
-                        for key in ("UUID", "MACHINE"):
-                            if key in old:
-                                merged.setdefault(key, old[key])
                     if section == "CONTEXT":
                         for key, value in old.items():
                             if key.startswith("ETH") or key in ("DISK_ID", "TARGET"):
@@ -809,11 +887,21 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
             raise OneError(ACTION, "Wrong recovery operation code")
         lcm = vm["lcm"] if vm["state"] == S.ACTIVE else None
         if op == 3:
-            self._stamp_action(vm, user, 13)
             if vm["state"] == S.ACTIVE:
-                self._set(vm, S.ACTIVE, S.CLEANUP_DELETE)
-                self._chain(vm, [("driver_step", self._done)])
+                def cleanup(vm: Dict[str, Any]) -> Any:
+                    self._stamp_action(vm, user, 13)
+                    hist = self._history(vm)
+                    if hist is not None:
+                        hist["ETIME"] = self.now()
+                    self._set(vm, S.ACTIVE, S.CLEANUP_DELETE)
+                    graphics = tpl.get(vm["template"], "GRAPHICS")
+                    if isinstance(graphics, dict):
+                        graphics.pop("PORT", None)
+                    return True
+                # the state is unchanged for a few ms (golden seq 401)
+                self._chain(vm, [("action_queue", cleanup), ("driver_step", self._done)])
             else:
+                self._stamp_action(vm, user, 13)
                 self._done(vm)
         elif op == 5:
             self._done(vm)
@@ -869,17 +957,26 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
         ctx_net = isinstance(context, dict) and context.get("NETWORK", "").upper() == "YES"
         full, ctx = self._nic_attrs(vm, dict(nic), nic_id, ctx_net)
         vm["template"].append(["NIC", full])
-        if isinstance(context, dict):
-            context.update(ctx)
+
+        def attached(vm: Dict[str, Any]) -> Any:
+            full.pop("ATTACH", None)
+            context = tpl.get(vm["template"], "CONTEXT")
+            if isinstance(context, dict):
+                context.update(ctx)
+            return self._back_to_running(vm) if running else True
         if tpl.get(vm["template"], "SECURITY_GROUP_RULE") is None:
             vm["template"].append(["SECURITY_GROUP_RULE", dict(SG_OUT)])
             vm["template"].append(["SECURITY_GROUP_RULE", dict(SG_IN)])
         if tpl.get(vm["template"], "AUTOMATIC_NIC_REQUIREMENTS") is None:
             vm["template"].append(["AUTOMATIC_NIC_REQUIREMENTS", '("CLUSTERS/ID" @> 0)'])
         if running:
-            self._stamp_action(vm, user, 23)
+            # while the driver works the NIC carries ATTACH="YES" and CONTEXT is not yet updated (golden seq 310)
+            full["ATTACH"] = "YES"
+            self._cp_history(vm, user, 23)
             self._set(vm, S.ACTIVE, S.HOTPLUG_NIC)
-            self._chain(vm, [("driver_step", self._back_to_running)])
+            self._chain(vm, [("driver_step", attached)])
+        else:
+            attached(vm)
         return vid
 
     def vm_detachnic(self, user: Dict[str, Any], vid: int, nic_id: int) -> int:
@@ -890,16 +987,23 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
             raise self._refuse(vm, "detachnic")
         for attr in vm["template"]:
             if attr[0] == "NIC" and isinstance(attr[1], dict) and attr[1].get("NIC_ID") == str(nic_id):
-                self._release_nic(attr[1])
-                vm["template"].remove(attr)
-                context = tpl.get(vm["template"], "CONTEXT")
-                if isinstance(context, dict):
-                    for key in [k for k in context if k.startswith("ETH%d_" % nic_id)]:
-                        del context[key]
+                def detached(vm: Dict[str, Any], attr: List[Any] = attr) -> Any:
+                    self._release_nic(attr[1])
+                    if attr in vm["template"]:
+                        vm["template"].remove(attr)
+                    context = tpl.get(vm["template"], "CONTEXT")
+                    if isinstance(context, dict):
+                        for key in [k for k in context if k.startswith("ETH%d_" % nic_id)]:
+                            del context[key]
+                    return self._back_to_running(vm) if running else True
                 if running:
-                    self._stamp_action(vm, user, 24)
+                    # the NIC stays, marked ATTACH="YES", until the driver is done (golden seq 314)
+                    attr[1]["ATTACH"] = "YES"
+                    self._cp_history(vm, user, 24)
                     self._set(vm, S.ACTIVE, S.HOTPLUG_NIC)
-                    self._chain(vm, [("driver_step", self._back_to_running)])
+                    self._chain(vm, [("driver_step", detached)])
+                else:
+                    detached(vm)
                 return vid
         err = OneError(ACTION, "Could not detach NIC with NIC_ID %d, it does not exist." % nic_id)
         err.method = "one.vm.nicdetach"  # type: ignore[attr-defined]
@@ -918,14 +1022,27 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
         if disk is None:
             raise OneError(ACTION, "VM disk does not exist")
         snaps = vm["snapshots"].setdefault(str(disk_id), [])
-        for snap in snaps:
-            snap["ACTIVE"] = "NO"
         snap_id = len(snaps)
-        snaps.append({"ACTIVE": "YES", "DATE": self.now(), "ID": snap_id, "NAME": name, "PARENT": -1, "SIZE": _int(disk.get("SIZE"))})
+        snap = {"ACTIVE": "NO", "DATE": self.now(), "ID": snap_id, "NAME": name, "PARENT": -1, "SIZE": _int(disk.get("SIZE"))}
+        snaps.append(snap)
         disk["DISK_SNAPSHOT_TOTAL_SIZE"] = str(sum(s["SIZE"] for s in snaps))
+
+        def taken(vm: Dict[str, Any]) -> Any:
+            for other in snaps:
+                other["ACTIVE"] = "NO"
+            snap["ACTIVE"] = "YES"
+            disk.pop("DISK_SNAPSHOT_ACTIVE", None)
+            disk.pop("DISK_SNAPSHOT_ID", None)
+            return self._back_to_running(vm) if running else True
         if running:
+            # during DISK_SNAPSHOT the disk names the snapshot in progress, which is not ACTIVE yet (golden seq 319)
+            disk["DISK_SNAPSHOT_ACTIVE"] = "YES"
+            disk["DISK_SNAPSHOT_ID"] = str(snap_id)
+            self._cp_history(vm, user, 25)
             self._set(vm, S.ACTIVE, S.DISK_SNAPSHOT)
-            self._chain(vm, [("driver_step", self._back_to_running)])
+            self._chain(vm, [("driver_step", taken)])
+        else:
+            taken(vm)
         return snap_id
 
     def hosts_in_error_changed(self, host: Dict[str, Any]) -> None:

@@ -125,7 +125,11 @@ class VnetsMixin(Base):
         return out
 
     def _ar_xml(self, ar: Dict[str, Any], pool: bool) -> str:
-        parts = [X.cel(k, v) for k, v in sorted(self._ar_stored(ar).items())]
+        stored = self._ar_stored(ar)
+        if pool and (ar["leases"] or ar.get("allocated")):
+            # oned keeps the allocation map of an AR that ever had a lease; only the pool form shows it
+            stored["ALLOCATED"] = "".join(" %s %d" % (i, self._lease_owner_code(o)) for i, o in sorted(ar["leases"].items(), key=lambda i: int(i[0])))
+        parts = [X.cel(k, v) for k, v in sorted(stored.items())]
         if not pool:
             last = ar["size"] - 1
             parts.append(X.cel("MAC_END", mac_str(ar["mac"] + last)))
@@ -145,6 +149,13 @@ class VnetsMixin(Base):
                 leases.append("<LEASE>%s</LEASE>" % body)
             parts.append(X.wrap("LEASES", leases))
         return "<AR>%s</AR>" % "".join(parts)
+
+    @staticmethod
+    def _lease_owner_code(owner: Dict[str, Any]) -> int:
+        """oned's allocation-map owner word: object type in the high bits, the object ID in the low 32."""
+        if "vnet" in owner:
+            return (0x04 << 32) | owner["vnet"]
+        return (0x01 << 32) | (owner["vm"] & 0xFFFFFFFF)
 
     def _free_index(self, ar: Dict[str, Any]) -> Optional[int]:
         for index in range(ar["size"]):
@@ -190,6 +201,7 @@ class VnetsMixin(Base):
             else:
                 raise OneError(INTERNAL, "Cannot get IP/MAC lease from virtual network %d." % vnet["id"])
         ar["leases"][str(index)] = owner
+        ar["allocated"] = True
         return ar, index
 
     def release_lease(self, vnet_id: int, ar_id: int, addr: Dict[str, str]) -> None:
@@ -215,16 +227,18 @@ class VnetsMixin(Base):
         template = tpl.copy(vnet["template"])
         if vnet["state"] == VN_LOCK_CREATE and vnet.get("init_ars"):
             template.extend(["AR", dict(v)] for v in vnet["init_ars"])
-        ars = "" if vnet["state"] == VN_LOCK_CREATE and vnet.get("init_ars") else "".join(self._ar_xml(a, pool) for a in vnet["ars"])
+        hidden = (vnet["state"] == VN_LOCK_CREATE and vnet.get("init_ars")) or vnet["state"] == VN_LOCK_DELETE
+        ars = "" if hidden else "".join(self._ar_xml(a, pool) for a in vnet["ars"])
+        vms = sorted({o["vm"] for a in vnet["ars"] for o in a["leases"].values() if o.get("vm", HOLD_VM) >= 0})
         parent = vnet.get("parent")
         return ("<VNET><ID>%d</ID>%s%s%s%s%s%s<STATE>%d</STATE><PREV_STATE>%d</PREV_STATE>%s%s%s%s%s"
                 "<VLAN_ID_AUTOMATIC>0</VLAN_ID_AUTOMATIC><OUTER_VLAN_ID_AUTOMATIC>0</OUTER_VLAN_ID_AUTOMATIC>"
-                "<USED_LEASES>%d</USED_LEASES><VROUTERS/><UPDATED_VMS/><OUTDATED_VMS/><UPDATING_VMS/><ERROR_VMS/>%s%s</VNET>") % (
+                "<USED_LEASES>%d</USED_LEASES><VROUTERS/>%s<OUTDATED_VMS/><UPDATING_VMS/><ERROR_VMS/>%s%s</VNET>") % (
             vnet["id"], self.owner_xml(vnet), X.el("NAME", vnet["name"]), X.permissions(vnet["perms"]), X.ids("CLUSTERS", vnet["clusters"]),
             X.cel("BRIDGE", vnet["bridge"]), X.cel("BRIDGE_TYPE", vnet["bridge_type"]), vnet["state"], vnet["prev_state"],
             X.cel("PARENT_NETWORK_ID", "" if parent is None else parent), X.cel("VN_MAD", vnet["vn_mad"]),
             X.cel("PHYDEV", vnet.get("phydev", "")), X.cel("VLAN_ID", vnet.get("vlan_id", "")), X.cel("OUTER_VLAN_ID", vnet.get("outer_vlan_id", "")),
-            self.used_leases(vnet), X.template("TEMPLATE", template), X.wrap("AR_POOL", ars))
+            self.used_leases(vnet), X.ids("UPDATED_VMS", vms), X.template("TEMPLATE", template), X.wrap("AR_POOL", ars))
 
     # ------------------------------------------------------------------ allocation
     def _new_vnet(self, user: Dict[str, Any], attrs: List[tpl.Attr], cluster_id: int, parent: Optional[int] = None) -> Dict[str, Any]:
@@ -299,7 +313,7 @@ class VnetsMixin(Base):
         vnet = self._vnet(user, vid, MANAGE)
         new = self.update_template(vnet["template"], text, append)
         if append == 0:
-            for key in ("VN_MAD", "BRIDGE", "BRIDGE_TYPE", "PHYDEV", "VLAN_ID", "OUTER_VLAN_ID", "SECURITY_GROUPS"):
+            for key in ("VN_MAD", "BRIDGE", "BRIDGE_TYPE", "PHYDEV", "VLAN_ID", "OUTER_VLAN_ID"):
                 if tpl.get(new, key) is None and tpl.get(vnet["template"], key) is not None:
                     new.append([key, tpl.get(vnet["template"], key)])
         tpl.remove(new, "AR")
@@ -395,6 +409,7 @@ class VnetsMixin(Base):
         if not found or str(found[1]) in found[0]["leases"]:
             raise OneError(INTERNAL, "Address is not part of the address range or in use.")
         found[0]["leases"][str(found[1])] = {"vm": HOLD_VM}
+        found[0]["allocated"] = True
         return vid
 
     def vn_release(self, user: Dict[str, Any], vid: int, text: str) -> int:
@@ -449,6 +464,7 @@ class VnetsMixin(Base):
         target["ars"].append(new_ar)
         for index in indexes:
             ar["leases"][str(index)] = {"vnet": target["id"]}
+        ar["allocated"] = True
         return target["id"]
 
     def vn_chmod(self, user: Dict[str, Any], vid: int, *perms: int) -> int:

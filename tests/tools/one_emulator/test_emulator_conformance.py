@@ -2,8 +2,10 @@
 
 The emulator's clock is frozen; before each recorded poll the test fires timed events until the object
 is in the state the real oned showed, so transient states (LCM_INIT, BOOT, EPILOG ...) are compared too.
-Compared: success flag, error code, fault code, and for XML results the sequence of element paths.
-IDs, times and free text may differ.
+Requests that are not state polls are replayed at the recorded time (``t_rel_s``), so timed behaviour (VM monitoring
+every 30 s, the scheduler window, driver steps) lines up with the real run.
+Compared: success flag, error code, fault code, result type, error messages, and for XML results the sequence of
+element paths. IDs, times and free text inside documents may differ.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from tools.one_emulator.testing import EmulatorThread
 # the golden run forced these through the dummy drivers; the emulator's equivalent is emulator.fail_next
 INJECT = {"vm-fail-retry": ("deploy", ""), "vm-fail-success": ("deploy", ""), "vm-fail-delete": ("deploy", ""),
           "forced_shutdown_failure": ("shutdown", ""), "slow_boot": ("slow_deploy", "3")}
-MIN_STRUCTURAL_MATCH = 0.6  # measured 65%; see the printed list of documents that still differ
+# Documents whose element structure still differs from the real answer, by golden seq number, with the reason.
+# Every other document must match exactly; an entry that starts to match must be removed (the test says so).
+KNOWN_STRUCTURE_DIFFERENCES = {
+    374: "vmpool.info short form: real oned fills MONITORING (CPU, MEMORY, STATE) for VM 5 only, the one VM that had gone "
+         "through poweroff/suspend/stop/undeploy; the rule behind it is not derivable from the recording, the emulator "
+         "fills it for every VM with monitoring records",
+}
 
 
 def paths(xml: str):
@@ -84,11 +92,19 @@ def reach(emu, entry):
         target = entry["obj_state"]
     else:
         return
-    for _ in range(400):
+    for _step in range(400):
         if current() == target:
             return
         if not emu.emulator.engine.step():
             return
+
+
+def follow_recorded_clock(emu, start, t_rel):
+    """Move the frozen clock to the time the real request was made (never backwards)."""
+    engine = emu.emulator.engine
+    delta = start + t_rel - engine.now()
+    if delta > 0:
+        engine.advance(delta)
 
 
 def test_replay_of_recorded_real_requests_matches_structurally(reference_dir):
@@ -97,6 +113,7 @@ def test_replay_of_recorded_real_requests_matches_structurally(reference_dir):
         index = json.load(handle)
     with EmulatorThread(password="onepass", speed=1, record=conftest.DOCUMENTS) as emu:
         emu.emulator.engine.freeze(True)
+        start = emu.emulator.engine.now()
         flags, structure, messages = [], [], []
         tokens = {}
         for entry in index:
@@ -105,11 +122,10 @@ def test_replay_of_recorded_real_requests_matches_structurally(reference_dir):
             if name in INJECT or case in INJECT:
                 fault_kind, arg = INJECT.get(name) or INJECT[case]
                 emu.emulator.em_fail_next({}, fault_kind, 1, arg)
-            if case == "with_MONITORING":
-                emu.emulator.engine.advance(31)
-            if entry["method"] == "one.datastorepool.info":
-                emu.emulator.engine.advance(1)
-            reach(emu, entry)
+            if "vm_state" in entry or "obj_state" in entry:
+                reach(emu, entry)
+            else:
+                follow_recorded_clock(emu, start, entry["t_rel_s"])
             with open(os.path.join(golden, entry["request"]), "rb") as handle:
                 body = handle.read()
             for recorded, live in tokens.items():
@@ -128,18 +144,17 @@ def test_replay_of_recorded_real_requests_matches_structurally(reference_dir):
             if not want[0]:
                 messages.append((label, got[1] == want[1], want[1], got[1]))
             elif same_flag and kind(want[1]) == "xml":
-                structure.append((label, paths(got[1]) == paths(want[1])))
+                structure.append((entry["seq"], label, paths(got[1]) == paths(want[1])))
     bad_flags = [f for f in flags if not f[1]]
     assert not bad_flags, "success flag / error code / fault code differ:\n" + "\n".join(str(f) for f in bad_flags[:20])
-    matched = sum(1 for s in structure if s[1])
-    ratio = matched / len(structure)
-    print("\nconformance: %d pairs, flags/codes identical; XML structure identical for %d/%d documents (%.0f%%); "
-          "error messages identical %d/%d" % (len(flags), matched, len(structure), 100 * ratio,
-                                               sum(1 for m in messages if m[1]), len(messages)))
-    for label, ok in structure:
-        if not ok:
-            print("  structure differs:", label)
-    for label, ok, want, got in messages:
-        if not ok:
-            print("  message differs:", label, "| want:", want, "| got:", got)
-    assert ratio >= MIN_STRUCTURAL_MATCH
+    matched = sum(1 for _seq, _label, ok in structure if ok)
+    same_messages = sum(1 for m in messages if m[1])
+    figures = (len(flags), matched, len(structure), 100.0 * matched / len(structure), same_messages, len(messages))
+    print("\nconformance: %d pairs, flags/codes identical; XML structure identical for %d/%d documents (%.1f%%); "
+          "error messages identical %d/%d" % figures)
+    unexpected = [label for seq, label, ok in structure if not ok and seq not in KNOWN_STRUCTURE_DIFFERENCES]
+    stale = [label for seq, label, ok in structure if ok and seq in KNOWN_STRUCTURE_DIFFERENCES]
+    wrong_messages = ["%s | want: %s | got: %s" % (label, want, got) for label, ok, want, got in messages if not ok]
+    assert not unexpected, "XML structure differs from the real answer:\n" + "\n".join(unexpected)
+    assert not stale, "now identical, remove from KNOWN_STRUCTURE_DIFFERENCES:\n" + "\n".join(stale)
+    assert not wrong_messages, "error messages differ:\n" + "\n".join(wrong_messages)
