@@ -4,7 +4,11 @@
 """QoS engine: one pass over a capture -> calls, registrations, RTP streams, paper figures, grades.
 
 Pure Python (stdlib), streaming: memory is bounded by the number of streams and the capture's
-duration in seconds (per-second series), never by its number of packets.
+duration in seconds (per-second series), never by its number of packets. Classic pcap files are
+read in 4 MiB blocks by a fused loop that decodes Ethernet / Linux cooked / IPv4 / UDP / RTP in
+place for streams already known and batches packets per stream (RtpStream.add_batch); anything
+else goes through _packet, one packet at a time (pcapng records get the same shortcut). With numpy
+installed, qos_numpy does the pcap pass vectorised (NEBULAVOIP_QOS_PURE=1 forces the pure path).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,7 +18,9 @@ __metaclass__ = type
 import csv
 import json
 import os
+import struct
 
+from ansible_collections.nebulavoip.cloud.plugins.module_utils import qos_numpy
 from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_grades import (
     R_DEFAULT,
     e_model,
@@ -22,11 +28,14 @@ from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_grades import
     tiphon,
 )
 from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_pcap import (
+    LAYOUTS,
+    MAX_RECORD,
     Counters,
+    PcapBlocks,
     QosError,
     decode,
     ip_text,
-    open_capture,
+    open_capture_blocks,
 )
 from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_rtp import (
     STATIC_PT,
@@ -40,127 +49,277 @@ from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_sip import Si
 __all__ = ["QosError", "analyze"]
 
 SIP_PORTS = (5060, 5061)
-_UNPACK = __import__("struct").Struct("!HHHHIII").unpack_from  # UDP header, RTP first word, timestamp, SSRC
+FLUSH_PACKETS = 20000  # packets per batch handed to the stream state machines (pcapng / other readers)
+
+
+def fast_fields(layout, header=16):
+    """From the start of a pcap record (header = 16) or of the frame (0): ethertype, IPv4 version/IHL,
+    total length, flags/fragment offset, protocol, source + destination address, UDP ports, RTP first
+    two bytes, sequence, timestamp, SSRC."""
+    lh, et_off = layout
+    return struct.Struct("!%dxH%dxBxH2xHxB2x8sHH4xBBHII" % (header + et_off, lh - et_off - 2))
+
+
+def pure_forced():
+    """NEBULAVOIP_QOS_PURE=1 forces the pure-Python path even when numpy is installed."""
+    return os.environ.get("NEBULAVOIP_QOS_PURE", "") not in ("", "0")
 
 
 class Engine:
-    def __init__(self, rtp_heuristic=False):
+    def __init__(self, rtp_heuristic=False, fast=None):
         self.heuristic = rtp_heuristic
         self.counters = Counters()
         self.sip = SipTracker()
         self.sip.media_cb = self._register_media
         self.media = {}   # (addr bytes, port) -> (ptmap, media kind, call_id, frame)
         self.rtcp_ports = {}  # (addr bytes, port) -> call_id
-        self.streams = {}
+        self.media_version = 0
+        self.streams = {}  # (src + dst address bytes, sport, dport, ssrc) -> RtpStream
+        self.cache = {}    # same key -> RtpStream, for keys known to be RTP at this media_version
+        self.appenders = {}  # same key -> the stream's batch.append (the pure loop's shortcut)
+        self.slow_items = 0  # RTP packets decoded by _packet (counted as UDP there) since the last flush
         self.rtcp = {}    # reported ssrc -> aggregated RTCP figures
         self.first_ns = None
         self.last_ns = None
         self.frames = 0
         self.udp = 0
+        if fast is None:
+            fast = not pure_forced()
+        self.fast = qos_numpy.AVAILABLE and bool(fast)
+        self.slow_rtp = None  # the numpy path collects (index, stream, item) of RTP packets decoded one by one
+        self.cur_index = 0
+        self.last_ts_ns = None
+        self.key_table = None  # the numpy path's table of stream keys
 
     def _register_media(self, m, call_id, frame):
         key = (m["addr"], m["port"])
         self.media[key] = (m["ptmap"], m["media"], call_id, frame)
         rport = m["port"] if m["mux"] else m["rtcp_port"]
         self.rtcp_ports[(m["addr"], rport)] = call_id
+        self.media_version += 1
+        self.cache.clear()
+        self.appenders.clear()
 
     # ------------------------------------------------------------------ main loop
     def run(self, path):
-        counters = self.counters
-        streams = self.streams
-        media = self.media
-        rtcp_ports = self.rtcp_ports
-        heuristic = self.heuristic
-        unpack = _UNPACK
-        first_ns = None
-        frame = 0
-        ts_ns = 0
-        for ts_ns, linktype, data in open_capture(path, counters):
-            frame += 1
-            if first_ns is None:
-                first_ns = ts_ns
-            # Fast path: Ethernet (no VLAN) / IPv4 without options / UDP, not fragmented.
-            if (linktype == 1 and len(data) >= 54 and data[12] == 8 and data[13] == 0 and data[14] == 0x45
-                    and data[23] == 17 and not (data[20] & 0x3F or data[21])):
-                total = (data[16] << 8) | data[17]
-                if 14 + total > len(data) or total < 28:
-                    counters.add("truncated_packet")
-                    continue
-                src = data[26:30]
-                dst = data[30:34]
-                payload = data[42:14 + total]
-                sport, dport, _ulen, _csum, w0, ts, ssrc = unpack(data, 34) if total >= 40 else (
-                    (data[34] << 8) | data[35], (data[36] << 8) | data[37], 0, 0, 0, 0, 0)
-                v6 = False
+        cap = open_capture_blocks(path, self.counters)
+        if isinstance(cap, PcapBlocks):
+            if self.fast:
+                qos_numpy.run_pcap(self, cap)
             else:
-                dec = decode(linktype, data)
-                if dec.__class__ is str:
-                    counters.add(dec)
-                    continue
-                ver, src, dst, proto, l4 = dec
-                if proto == 6:
-                    self._tcp(l4, ts_ns, first_ns, frame)
-                    continue
-                if proto != 17:
-                    counters.add("not_udp")
-                    continue
-                if len(l4) < 8:
-                    counters.add("truncated_packet")
-                    continue
-                sport = (l4[0] << 8) | l4[1]
-                dport = (l4[2] << 8) | l4[3]
-                payload = l4[8:]
-                v6 = ver == 6
-                if len(payload) >= 12:
-                    w0 = (payload[0] << 24) | (payload[1] << 16) | (payload[2] << 8) | payload[3]
-                    ts = (payload[4] << 24) | (payload[5] << 16) | (payload[6] << 8) | payload[7]
-                    ssrc = (payload[8] << 24) | (payload[9] << 16) | (payload[10] << 8) | payload[11]
+                self._run_pcap(cap)
+        else:
+            self._run_records(cap)
+        self.flush()
+        if self.frames == 0:
+            raise QosError("capture %s holds no packets" % path)
+
+    def flush(self):
+        """Run the stream state machines over the packets batched so far."""
+        first_ns = self.first_ns
+        n = 0
+        for st in self.streams.values():
+            batch = st.batch
+            if batch:
+                n += len(batch)
+                st.add_batch(batch, first_ns)
+                batch.clear()
+        self.udp += n - self.slow_items  # packets the fast loops took without counting them
+        self.slow_items = 0
+
+    def _run_records(self, records):
+        """Loop over (ts_ns, linktype, data) records (pcapng): RTP of known streams inline, as _run_pcap."""
+        frame = self.frames
+        ts_ns = None
+        packet = self._packet
+        appenders = self.appenders
+        layouts = {}
+        for ts_ns, linktype, data in records:
+            frame += 1
+            if self.first_ns is None:
+                self.first_ns = ts_ns
+            lay = layouts.get(linktype)
+            if lay is None:
+                layout = LAYOUTS.get(linktype)
+                if layout is not None and layout[1] is not None:
+                    lay = layouts[linktype] = (fast_fields(layout, 0).unpack_from, layout[0], layout[0] + 40)
                 else:
-                    w0 = ts = ssrc = 0
-            self.udp += 1
-            if sport in SIP_PORTS or dport in SIP_PORTS:
-                if looks_like_sip(payload):
-                    self.sip.handle(payload, (ts_ns - first_ns) / 1e6, frame)
-                else:
-                    counters.add("non_sip_on_sip_port")
-                continue
+                    lay = layouts[linktype] = (None, 0, 0)
+            fields, lh, min_len = lay
+            size = len(data)
+            if fields is not None and size >= min_len:
+                et, vihl, total, frag, proto, addrs, sport, dport, b0, b1, seq, ts, ssrc = fields(data, 0)
+                if (et == 0x0800 and vihl == 0x45 and proto == 17 and not frag & 0x3FFF and 40 <= total <= size - lh
+                        and b0 & 0xC0 == 0x80 and not 200 <= b1 <= 207):
+                    append = appenders.get((addrs, sport, dport, ssrc))
+                    if append is not None:
+                        append((ts_ns, seq, ts, b1, total - 28))
+                        if frame % FLUSH_PACKETS == 0:
+                            self.flush()
+                        continue
+            packet(ts_ns, linktype, data, frame)
+            if frame % FLUSH_PACKETS == 0:
+                self.flush()
+        self.frames = frame
+        if ts_ns is not None:
+            self.last_ns = ts_ns
+
+    def _run_pcap(self, blocks):
+        """Pure-Python loop over classic pcap blocks; Ethernet/IPv4/UDP RTP of known streams inline."""
+        hdr = struct.Struct(blocks.endian + "IIII").unpack_from
+        mult = blocks.mult
+        linktype = blocks.linktype
+        layout = LAYOUTS.get(linktype)
+        inline = layout is not None and layout[1] is not None
+        fields = fast_fields(layout).unpack_from if inline else None
+        lh = layout[0] if inline else 0
+        min_incl = lh + 40
+        appenders = self.appenders
+        packet = self._packet
+        frame = self.frames
+        first_ns = self.first_ns
+        ts_ns = None
+        for buf in blocks:
+            pos = 0
+            end = len(buf)
+            while pos + 16 <= end:
+                sec, frac, incl, _orig = hdr(buf, pos)
+                nxt = pos + 16 + incl
+                if nxt > end:
+                    if incl > MAX_RECORD:
+                        blocks.corrupt = True
+                    break
+                frame += 1
+                ts_ns = sec * 1000000000 + frac * mult
+                if inline and incl >= min_incl:
+                    et, vihl, total, frag, proto, addrs, sport, dport, b0, b1, seq, ts, ssrc = fields(buf, pos)
+                    if (et == 0x0800 and vihl == 0x45 and proto == 17 and not frag & 0x3FFF and 40 <= total <= incl - lh
+                            and b0 & 0xC0 == 0x80 and not 200 <= b1 <= 207):
+                        append = appenders.get((addrs, sport, dport, ssrc))
+                        if append is not None:
+                            append((ts_ns, seq, ts, b1, total - 28))
+                            pos = nxt
+                            continue
+                if first_ns is None:
+                    first_ns = self.first_ns = ts_ns
+                packet(ts_ns, linktype, bytes(buf[pos + 16:nxt]), frame)
+                pos = nxt
+            blocks.consumed = pos
+            self.frames = frame
+            self.flush()
+        self.frames = frame
+        if ts_ns is not None:
+            self.last_ns = ts_ns
+
+    def _packet(self, ts_ns, linktype, data, frame):
+        """Everything the engine does with one packet (any link type, any protocol)."""
+        counters = self.counters
+        dec = decode(linktype, data)
+        if dec.__class__ is str:
+            counters.add(dec)
+            return
+        ver, src, dst, proto, l4 = dec
+        if proto == 6:
+            self._tcp(l4, ts_ns, self.first_ns, frame)
+            return
+        if proto != 17:
+            counters.add("not_udp")
+            return
+        if len(l4) < 8:
+            counters.add("truncated_packet")
+            return
+        sport = (l4[0] << 8) | l4[1]
+        dport = (l4[2] << 8) | l4[3]
+        payload = l4[8:]
+        self.udp += 1
+        if sport in SIP_PORTS or dport in SIP_PORTS:
+            if looks_like_sip(payload):
+                self.sip.handle(payload, (ts_ns - self.first_ns) / 1e6, frame)
+            else:
+                counters.add("non_sip_on_sip_port")
+            return
+        if len(payload) >= 12:
+            w0 = (payload[0] << 24) | (payload[1] << 16) | (payload[2] << 8) | payload[3]
+            ts = (payload[4] << 24) | (payload[5] << 16) | (payload[6] << 8) | payload[7]
+            ssrc = (payload[8] << 24) | (payload[9] << 16) | (payload[10] << 8) | payload[11]
+        else:
+            w0 = ts = ssrc = 0
+        key = (bytes(src) + bytes(dst), sport, dport, ssrc)
+        st = self.cache.get(key)
+        minfo = None
+        if st is None:
+            media = self.media
             minfo = media.get((src, sport)) or media.get((dst, dport))
             if minfo is None or minfo[3] >= frame:
+                rtcp_ports = self.rtcp_ports
                 if (src, sport) in rtcp_ports or (dst, dport) in rtcp_ports:
                     self._rtcp(payload, ts_ns)
-                    continue
-                if not heuristic:
+                    return
+                if not self.heuristic:
                     if looks_like_sip(payload):
-                        self.sip.handle(payload, (ts_ns - first_ns) / 1e6, frame)
+                        self.sip.handle(payload, (ts_ns - self.first_ns) / 1e6, frame)
                     else:
                         counters.add("udp_not_rtp")
-                    continue
+                    return
                 minfo = None
-            if len(payload) < 12 or (w0 >> 30) != 2:
-                if looks_like_sip(payload):
-                    self.sip.handle(payload, (ts_ns - first_ns) / 1e6, frame)
-                else:
-                    counters.add("udp_not_rtp")
-                continue
-            b1 = (w0 >> 16) & 0xFF
-            if 200 <= b1 <= 207 and (minfo is None or (b1 & 0x7F) >= 72):
-                self._rtcp(payload, ts_ns)
-                continue
-            key = (src, sport, dst, dport, ssrc)
-            st = streams.get(key)
+        if len(payload) < 12 or (w0 >> 30) != 2:
+            if looks_like_sip(payload):
+                self.sip.handle(payload, (ts_ns - self.first_ns) / 1e6, frame)
+            else:
+                counters.add("udp_not_rtp")
+            return
+        b1 = (w0 >> 16) & 0xFF
+        if 200 <= b1 <= 207:
+            self._rtcp(payload, ts_ns)
+            return
+        if st is None:
+            st = self.streams.get(key)
             if st is None:
-                if minfo is not None:
-                    st = RtpStream(key, "%s:%d" % (ip_text(src), sport), "%s:%d" % (ip_text(dst), dport), ssrc, v6,
-                                   minfo[0], minfo[1], minfo[2], minfo[3])
-                else:
-                    st = RtpStream(key, "%s:%d" % (ip_text(src), sport), "%s:%d" % (ip_text(dst), dport), ssrc, v6)
-                streams[key] = st
-            st.add((ts_ns - first_ns) / 1e6, w0 & 0xFFFF, ts, b1 & 0x7F, b1 >> 7, len(payload))
-        self.frames = frame
-        self.first_ns = first_ns
-        self.last_ns = ts_ns if frame else None
-        if frame == 0:
-            raise QosError("capture %s holds no packets" % path)
+                st = self._new_stream(key, src, sport, dst, dport, ssrc, ver == 6, minfo, frame)
+            self.cache[key] = st
+            self.appenders[key] = st.batch.append
+        item = (ts_ns, w0 & 0xFFFF, ts, b1, len(payload))
+        st.batch.append(item)
+        self.slow_items += 1
+        if self.slow_rtp is not None:
+            self.slow_rtp.append((self.cur_index, st, item))
+
+    def _new_stream(self, key, src, sport, dst, dport, ssrc, v6, minfo, frame):
+        names = ("%s:%d" % (ip_text(src), sport), "%s:%d" % (ip_text(dst), dport))
+        if minfo is not None:
+            st = RtpStream(key, names[0], names[1], ssrc, v6, minfo[0], minfo[1], minfo[2], minfo[3])
+        else:
+            st = RtpStream(key, names[0], names[1], ssrc, v6)
+        st.first_frame = frame
+        self.streams[key] = st
+        return st
+
+    def rtp_status(self, key, ends):
+        """Whether an IPv4 RTP-looking packet (version 2, no RTCP type, no SIP port) of this key is RTP now;
+        _packet's decision, for the numpy path: 2 = RTP through SDP media (for good: media registrations
+        are never removed), 1 = RTP for now, 0 = not RTP."""
+        src, sport, dst, dport = ends
+        if self.media.get((src, sport)) or self.media.get((dst, dport)):
+            return 2
+        if key in self.cache:
+            return 1
+        if (src, sport) in self.rtcp_ports or (dst, dport) in self.rtcp_ports:
+            return 0
+        return 1 if self.heuristic else 0
+
+    def stream_for(self, key, ends, frame):
+        """The stream of a key rtp_status() accepted, created (first packet at this frame) when new."""
+        st = self.cache.get(key)
+        if st is not None:
+            return st
+        src, sport, dst, dport = ends
+        minfo = self.media.get((src, sport)) or self.media.get((dst, dport))
+        st = self.streams.get(key)
+        if st is None:
+            st = self._new_stream(key, src, sport, dst, dport, key[3], False, minfo, frame)
+        self.cache[key] = st
+        self.appenders[key] = st.batch.append
+        return st
 
     def _tcp(self, l4, ts_ns, first_ns, frame):
         if len(l4) < 20:
@@ -296,7 +455,7 @@ def analyze(path, rtp_heuristic=False, delay_ms=None, dest=None):
     """Analyse a capture; returns the report dict (calls, registrations, streams, summary)."""
     eng = Engine(rtp_heuristic=rtp_heuristic)
     eng.run(path)
-    streams = [stream_report(st, eng, delay_ms) for st in eng.streams.values()]
+    streams = [stream_report(st, eng, delay_ms) for st in sorted(eng.streams.values(), key=lambda st: st.first_frame)]
     calls = eng.sip.call_reports()
     by_call = {}
     for s in streams:

@@ -7,8 +7,6 @@ the capture. Timestamps are integer nanoseconds so that no precision is lost bef
 analysis turns them into milliseconds relative to the first packet, as Wireshark does.
 """
 
-
-
 import struct
 
 PCAP_MAGICS = {
@@ -32,6 +30,10 @@ SUPPORTED_LINKTYPES = (LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, 12, 14, L
                        LINKTYPE_LOOP, LINKTYPE_SLL, LINKTYPE_SLL2)
 
 READ_SIZE = 1 << 22
+# Link types the fast loops decode in place: link header length, offset of the ethertype in it (None: raw IP).
+LAYOUTS = {LINKTYPE_ETHERNET: (14, 12), LINKTYPE_SLL: (16, 14), LINKTYPE_SLL2: (20, 0), LINKTYPE_RAW: (0, None),
+           12: (0, None), 14: (0, None), LINKTYPE_IPV4: (0, None)}
+MAX_RECORD = 0x4000000  # a record longer than this (64 MiB) is taken as corruption
 
 
 class QosError(Exception):
@@ -71,7 +73,7 @@ def open_capture(path, counters):
     raise QosError(f"{path} is not a pcap or pcapng capture (unknown magic number 0x{head.hex()})")
 
 
-def _read_pcap(f, magic, path, counters):
+def _read_pcap(f, magic, path, counters, blocks=False):
     endian, mult = PCAP_MAGICS[magic]
     rest = f.read(20)
     if len(rest) < 20:
@@ -82,7 +84,75 @@ def _read_pcap(f, magic, path, counters):
         f.close()
         raise QosError("capture %s has link type %d, which is not supported (Ethernet, Linux cooked v1/v2, raw IP, "
                        "loopback are)" % (path, linktype))
+    if blocks:
+        return PcapBlocks(f, endian, mult, linktype, counters)
     return _pcap_records(f, endian, mult, linktype, counters)
+
+
+class PcapBlocks:
+    """A classic pcap file read in big blocks for the engine's fast loops.
+
+    Iterating yields memoryviews that start on a record boundary; after each one the consumer sets
+    ``consumed`` to the offset of the first record it could not finish (the rest is carried over
+    into the next block), or sets ``corrupt`` to stop. The memory is one reused buffer, so the
+    consumer must copy whatever it keeps (bytes(view[a:b])). At the end of the file, carried-over
+    bytes are counted as a truncated record.
+    """
+
+    def __init__(self, f, endian, mult, linktype, counters):
+        self.read_size = READ_SIZE
+        self.f = f
+        self.endian = endian
+        self.mult = mult
+        self.linktype = linktype
+        self.counters = counters
+        self.consumed = 0
+        self.corrupt = False
+
+    def __iter__(self):
+        f = self.f
+        buf = bytearray(self.read_size)
+        have = 0  # valid bytes at the start of buf
+        try:
+            while True:
+                if len(buf) < have + self.read_size:
+                    grown = bytearray(have + self.read_size)  # a record longer than a block
+                    grown[:have] = buf[:have]
+                    buf = grown
+                with memoryview(buf) as mv:
+                    got = f.readinto(mv[have:have + self.read_size])
+                if not got:
+                    if have:
+                        self.counters.add("truncated_record")
+                    return
+                have += got
+                self.consumed = 0
+                with memoryview(buf) as mv:
+                    view = mv[:have]
+                    yield view
+                    view.release()
+                if self.corrupt:
+                    self.counters.add("corrupt_record")
+                    return
+                rest = have - self.consumed
+                if rest:
+                    buf[:rest] = buf[self.consumed:have]
+                have = rest
+        finally:
+            f.close()
+
+
+def open_capture_blocks(path, counters):
+    """Like open_capture, but a classic pcap file comes back as PcapBlocks (anything else as records)."""
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise QosError(f"cannot open capture {path}: {exc}")
+    head = f.read(4)
+    if head in PCAP_MAGICS:
+        return _read_pcap(f, head, path, counters, blocks=True)
+    f.close()
+    return open_capture(path, counters)
 
 
 def _pcap_records(f, endian, mult, linktype, counters):
@@ -104,7 +174,7 @@ def _pcap_records(f, endian, mult, linktype, counters):
                 sec, frac, incl, _orig = unpack_from(buf, pos)
                 nxt = pos + 16 + incl
                 if nxt > end:
-                    if incl > 0x4000000:
+                    if incl > MAX_RECORD:
                         counters.add("corrupt_record")
                         return
                     break

@@ -18,8 +18,6 @@ tshark 4.0 on generated and real captures:
   (negative when duplicates outnumber losses).
 """
 
-
-
 import struct
 
 PT_CN = 13
@@ -92,6 +90,7 @@ class RtpStream:
     """One RTP stream (addresses, ports, SSRC). Constant memory apart from per-second series."""
 
     __slots__ = (
+        "batch",
         "bytes",
         "call_id",
         "clock_rate",
@@ -101,6 +100,7 @@ class RtpStream:
         "cycles",
         "delta",
         "dst",
+        "first_frame",
         "first_pt",
         "first_t",
         "first_ts",
@@ -144,6 +144,8 @@ class RtpStream:
 
     def __init__(self, key, src, dst, ssrc, v6, ptmap=None, sdp_media=None, call_id=None, setup_frame=None):
         self.key = key
+        self.batch = []  # packets waiting for add_batch: (t_ns, seq, ts, byte1, size)
+        self.first_frame = 0
         self.src, self.dst, self.ssrc, self.v6 = src, dst, ssrc, v6
         self.ptmap = ptmap or {}
         self.sdp_media = sdp_media
@@ -192,106 +194,230 @@ class RtpStream:
             self.clocks[pt] = c
         return c
 
-    def add(self, t, seq, ts, pt, marker, size):
-        """Account one RTP packet: t in ms relative to the capture's first packet, size = RTP bytes."""
-        size += self.overhead
-        self.bytes += size
-        self.last_t = t
-        pts = self.pts
-        if pt in pts:
-            pts[pt] += 1
-        else:
-            pts[pt] = 1
-        sec = int(t // 1000.0)
-        if sec == self.cur_sec:
-            bucket = self.cur_bucket
-        else:
-            bucket = self.series.get(sec)
-            if bucket is None:
-                bucket = self.series[sec] = [0, 0, 0.0, 0, 0]
-            self.cur_sec = sec
-            self.cur_bucket = bucket
-        bucket[0] += 1
-        bucket[1] += size
-        if marker:
-            self.markers += 1
-        if self.total_nr == 0:
+    def add_batch(self, items, first_ns):
+        """Account RTP packets in arrival order: items of (t_ns, seq, ts, byte1, size), size = RTP bytes.
+
+        The state machine is Wireshark's (see the module doc). It runs on local variables and
+        stores the state back once per batch: this loop is the engine's hot path.
+        """
+        if not items:
+            return
+        total_nr = self.total_nr
+        i0 = 0
+        if total_nr == 0:
+            t_ns, seq, ts, b1, size = items[0]
+            t = (t_ns - first_ns) / 1e6
+            pt = b1 & 0x7F
             self.start_seq = self.stop_seq = self.seq_num = seq
             self.first_ts = self.seq_ts = self.max_ts = ts
             self.time = self.first_t = t
             self.pt = self.first_pt = pt
             self.frames = 1
-            self.total_nr = 1
             self._clock(pt)
-            bucket[3] = 0
-            bucket[4] = 1
-            return
-        in_time = ((ts - self.first_ts) & 0xFFFFFFFF) < 0x80000000
-        wrong = False
+            self._account_first(t, size, b1)
+            total_nr = self.total_nr = 1
+            i0 = 1
+            if len(items) == 1:
+                return
+        overhead = self.overhead
+        nbytes = self.bytes
+        pts = self.pts
+        clocks = self.clocks
+        series = self.series
+        cur_sec = self.cur_sec
+        bucket = self.cur_bucket
+        markers = self.markers
+        first_ts = self.first_ts
         start = self.start_seq
-        if in_time:
-            if not self.under:
-                if seq < start or (seq == 0 and self.stop_seq == 65535):
-                    self.cycles += 1
-                    self.under = True
-            elif seq > start:
-                self.under = False
-            if ((ts - self.max_ts) & 0xFFFFFFFF) < 0x80000000 and ts != self.max_ts:
-                self.max_ts = ts
-                self.frames += 1
-        else:
-            self.wrong_ts += 1
-            self.problem = True
+        stop_seq = self.stop_seq
         sn = self.seq_num
-        if in_time and (sn + 1 == seq or (sn == 65535 and seq == 0)):
-            self.seq_num = seq
-        elif in_time and (sn + 1 < seq or sn - seq > 0xFF00):
-            self.seq_num = seq
-            wrong = True
-        elif sn + 1 > seq:
-            wrong = True
-        if wrong:
-            self.sequence += 1
-            self.problem = True
+        seq_ts = self.seq_ts
+        max_ts = self.max_ts
+        frames = self.frames
+        cycles = self.cycles
+        under = self.under
+        wrong_ts = self.wrong_ts
+        sequence = self.sequence
+        problem = self.problem
         prev_pt = self.pt
-        self.pt = pt
-        clock = self.clocks.get(pt)
-        if clock is None:
-            clock = self._clock(pt)
-        cur_jitter = 0.0
-        if in_time:
-            if clock:
-                self.clock_rate = clock
-                nd = (ts - self.seq_ts) & 0xFFFFFFFF
-                if nd >= 0x80000000:
-                    nd -= 0x100000000
-                diff = t - (self.time + nd / (clock // 1000))
-                if diff < 0:
-                    diff = -diff
-                cur_jitter = self.jitter = (15 * self.jitter + diff) / 16
-                self.sum_abs_diff += diff
-                self.n_abs_diff += 1
-            self.delta = t - self.time
-        n = self.total_nr
-        if not (marker or not in_time or pt == PT_CN or pt == PT_CN_OLD or prev_pt == PT_CN or prev_pt == PT_CN_OLD):
-            d = self.delta
-            self.max_delta = max(self.max_delta, d)
-            if self.min_delta == -1 or d < self.min_delta:
-                self.min_delta = d
-            self.mean_delta = (self.mean_delta * (n - 1) + d) / n
-            if clock:
-                j = self.jitter
-                self.max_jitter = max(self.max_jitter, j)
-                self.mean_jitter = (self.mean_jitter * (n - 1) + cur_jitter) / n
-                if self.min_jitter == -1 or j < self.min_jitter:
-                    self.min_jitter = j
-        if in_time:
-            self.time = t
-            self.seq_ts = ts
-        self.stop_seq = seq
-        self.total_nr = n + 1
-        bucket[2] = max(bucket[2], self.jitter)
-        bucket[3] = self.cycles * 65536 + seq - start + 1
+        clock_rate = self.clock_rate
+        time_ = self.time
+        jitter = self.jitter
+        delta = self.delta
+        max_delta = self.max_delta
+        min_delta = self.min_delta
+        mean_delta = self.mean_delta
+        max_jitter = self.max_jitter
+        min_jitter = self.min_jitter
+        mean_jitter = self.mean_jitter
+        sum_abs_diff = self.sum_abs_diff
+        n_abs_diff = self.n_abs_diff
+        t = self.last_t
+        # runs of packets with the same second byte (payload type + marker) share the lookups
+        last_b1 = -1
+        run = 0
+        clock = div = 0
+        steady = regular = False
+        # the current per-second bucket, kept in locals and written back when the second changes
+        lo = hi = 0.0
+        if bucket is not None:
+            lo = cur_sec * 1000.0
+            hi = lo + 1000.0
+        bcount = bbytes = 0
+        bjit = bucket[2] if bucket is not None else 0.0
+        for t_ns, seq, ts, b1, size in (items[1:] if i0 else items):
+            t = (t_ns - first_ns) / 1e6
+            if b1 == last_b1:
+                run += 1
+                regular = steady
+            else:
+                if run:
+                    pts[last_b1 & 0x7F] = pts.get(last_b1 & 0x7F, 0) + run
+                    if last_b1 & 0x80:
+                        markers += run
+                last_b1 = b1
+                run = 1
+                pt = b1 & 0x7F
+                clock = clocks.get(pt)
+                if clock is None:
+                    clock = self._clock(pt)
+                div = clock // 1000
+                steady = not (b1 & 0x80 or pt == 13 or pt == 19)
+                regular = steady and prev_pt != 13 and prev_pt != 19
+                prev_pt = pt
+            if not lo <= t < hi:
+                if bcount:
+                    bucket[0] += bcount
+                    bbytes += bcount * overhead
+                    bucket[1] += bbytes
+                    nbytes += bbytes
+                    bucket[2] = bjit
+                    bucket[3] = cycles * 65536 + stop_seq - start + 1
+                cur_sec = int(t // 1000.0)
+                lo = cur_sec * 1000.0
+                hi = lo + 1000.0
+                bucket = series.get(cur_sec)
+                if bucket is None:
+                    bucket = series[cur_sec] = [0, 0, 0.0, 0, 0]
+                bcount = bbytes = 0
+                bjit = bucket[2]
+            bcount += 1
+            bbytes += size
+            if ((ts - first_ts) & 0xFFFFFFFF) < 0x80000000:
+                if not under:
+                    if seq < start or (seq == 0 and stop_seq == 65535):
+                        cycles += 1
+                        under = True
+                elif seq > start:
+                    under = False
+                if ((ts - max_ts) & 0xFFFFFFFF) < 0x80000000 and ts != max_ts:
+                    max_ts = ts
+                    frames += 1
+                if sn + 1 == seq or (sn == 65535 and seq == 0):
+                    sn = seq
+                elif sn + 1 < seq or sn - seq > 0xFF00:
+                    sn = seq
+                    sequence += 1
+                    problem = True
+                else:
+                    sequence += 1
+                    problem = True
+                if clock:
+                    clock_rate = clock
+                    nd = (ts - seq_ts) & 0xFFFFFFFF
+                    if nd >= 0x80000000:
+                        nd -= 0x100000000
+                    diff = t - (time_ + nd / div)
+                    if diff < 0:
+                        diff = -diff
+                    jitter = (15 * jitter + diff) / 16
+                    sum_abs_diff += diff
+                    n_abs_diff += 1
+                delta = t - time_
+                if regular:
+                    n = total_nr
+                    if delta > max_delta:
+                        max_delta = delta
+                    if min_delta == -1 or delta < min_delta:
+                        min_delta = delta
+                    mean_delta = (mean_delta * (n - 1) + delta) / n
+                    if clock:
+                        if jitter > max_jitter:
+                            max_jitter = jitter
+                        mean_jitter = (mean_jitter * (n - 1) + jitter) / n
+                        if min_jitter == -1 or jitter < min_jitter:
+                            min_jitter = jitter
+                time_ = t
+                seq_ts = ts
+            else:
+                wrong_ts += 1
+                problem = True
+                if sn + 1 > seq:
+                    sequence += 1
+            stop_seq = seq
+            total_nr += 1
+            if jitter > bjit:
+                bjit = jitter
+        if bcount:
+            bucket[0] += bcount
+            bbytes += bcount * overhead
+            bucket[1] += bbytes
+            nbytes += bbytes
+            bucket[2] = bjit
+            bucket[3] = cycles * 65536 + stop_seq - start + 1
+        if run:
+            pts[last_b1 & 0x7F] = pts.get(last_b1 & 0x7F, 0) + run
+            if last_b1 & 0x80:
+                markers += run
+        self.total_nr = total_nr
+        self.bytes = nbytes
+        self.last_t = t
+        self.cur_sec = cur_sec
+        self.cur_bucket = bucket
+        self.markers = markers
+        self.stop_seq = stop_seq
+        self.seq_num = sn
+        self.seq_ts = seq_ts
+        self.max_ts = max_ts
+        self.frames = frames
+        self.cycles = cycles
+        self.under = under
+        self.wrong_ts = wrong_ts
+        self.sequence = sequence
+        self.problem = problem
+        self.pt = prev_pt
+        self.clock_rate = clock_rate
+        self.time = time_
+        self.jitter = jitter
+        self.delta = delta
+        self.max_delta = max_delta
+        self.min_delta = min_delta
+        self.mean_delta = mean_delta
+        self.max_jitter = max_jitter
+        self.min_jitter = min_jitter
+        self.mean_jitter = mean_jitter
+        self.sum_abs_diff = sum_abs_diff
+        self.n_abs_diff = n_abs_diff
+
+    def _account_first(self, t, size, b1):
+        """Bytes, payload-type count, marker and per-second bucket of a stream's first packet."""
+        size += self.overhead
+        self.bytes += size
+        self.last_t = t
+        pt = b1 & 0x7F
+        self.pts[pt] = self.pts.get(pt, 0) + 1
+        if b1 & 0x80:
+            self.markers += 1
+        sec = int(t // 1000.0)
+        bucket = self.series.get(sec)
+        if bucket is None:
+            bucket = self.series[sec] = [0, 0, 0.0, 0, 0]
+        self.cur_sec = sec
+        self.cur_bucket = bucket
+        bucket[0] += 1
+        bucket[1] += size
+        bucket[3] = 0
+        bucket[4] = 1
 
     # ------------------------------------------------------------------ results
     def expected(self):
@@ -322,7 +448,7 @@ class RtpStream:
         out = []
         prev_exp = 0
         for sec in sorted(self.series):
-            pk, by, jit, exp, _ = self.series[sec]
+            pk, by, jit, exp, _first = self.series[sec]
             lost = max(0, exp - prev_exp - pk) if exp else 0
             prev_exp = max(prev_exp, exp)
             out.append({"second": sec, "packets": pk, "bitrate_kbps": round(by * 8 / 1000.0, 3),

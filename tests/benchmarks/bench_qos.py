@@ -2,24 +2,31 @@
 # -*- coding: utf-8 -*-
 # Copyright: NebulaVoIP maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark (prints figures, asserts nothing): the QoS engine against tshark -q -z rtp,streams.
+"""Benchmark (prints figures, asserts nothing): the QoS engine's two paths against tshark -q -z rtp,streams.
 
-    python tests/benchmarks/bench_qos.py [--packets 1000000] [--calls 100] [--big-gb 0]
+    python tests/benchmarks/bench_qos.py [--packets 1000000] [--calls 100] [--runs 3] [--big-gb 0] [--big-tshark]
 
-Writes a capture of G.711 calls (SIP + SDP, 20 ms packets, some loss and jitter) in a temporary
-directory, times tshark and the engine on it, checks that every stream's figures agree, and
-prints packets per second, the speed ratio and the peak RSS. --big-gb N also repeats the capture
-until it is N GB long to show that memory stays flat.
+Writes a capture of G.711 calls (SIP + SDP, 20 ms packets, 0.5 % loss, up to 4 ms jitter) in a
+temporary directory, then runs tshark, the pure-Python path (NEBULAVOIP_QOS_PURE=1) and the numpy
+path, each --runs times in a child process of its own, so that each peak RSS is that run's alone
+(os.wait4). Prints packets per second (best and median run), the speed ratio against tshark
+measured in the same session, whether every stream's figures agree with tshark (lost exact,
+deltas and jitters within 0.01 ms) and whether both paths give identical reports.
+
+--big-gb N writes a capture of about N GiB (same calls, longer) straight to disk and runs both
+paths once on it (tshark too with --big-tshark), to show that memory stays flat.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import math
 import os
-import random
 import resource
 import shutil
-import struct
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,124 +40,171 @@ if os.path.isdir(COLL):
 sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "plugins", "module_utils"))
 
 import qos_capgen as capgen  # noqa: E402
-from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_engine import analyze  # noqa: E402
+
+RECORD_BYTES = 16 + 214  # pcap record header + Ethernet/IPv4/UDP/RTP G.711 20 ms packet
+FIGURES = ("packets", "lost", "min_delta_ms", "mean_delta_ms", "max_delta_ms", "mean_jitter_ms", "max_jitter_ms")
 
 
-def write_capture(path, packets, calls, seed=7):
-    rng = random.Random(seed)
-    per_stream = packets // (2 * calls)
-    rec = struct.Struct("<IIII")
-    payload = b"\xd5" * 160
-    eth = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
-    sip_frames = []
-    streams = []
-    for c in range(calls):
-        a_ip, b_ip = "10.%d.%d.1" % (1 + c // 200, c % 200), "10.%d.%d.2" % (100 + c // 200, c % 200)
-        a_port, b_port = 20000 + 2 * c, 40000 + 2 * c
-        start = c * 0.01
-        cid = "bench-%d@example.test" % c
-        frames, _ = capgen.call_frames(cid, a_ip, b_ip, a_port, b_port, start, 0, streams=False, n_override=per_stream)
-        sip_frames.extend(frames)
-        media_start = start + 0.52
-        for (sip, dip, sp, dp, ssrc) in ((a_ip, b_ip, a_port, b_port, 0x1000 + 2 * c), (b_ip, a_ip, b_port, a_port, 0x1001 + 2 * c)):
-            streams.append((sip, dip, sp, dp, ssrc, media_start + rng.random() * 0.005))
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        # SIP set-up first (times are before the media), then media interleaved by time.
-        for t, ip in sorted(f_ for f_ in sip_frames if f_[0] < 0.6 + calls * 0.01):
-            data = eth + ip
-            sec = int(t)
-            f.write(rec.pack(sec, int((t - sec) * 1e6), len(data), len(data)) + data)
-        templates = []
-        for (sip, dip, sp, dp, ssrc, t0) in streams:
-            ip = capgen.ipv4_udp(sip, dip, sp, dp, b"\0" * 172)
-            templates.append((eth + ip[:28], ssrc, t0))
-        seq0 = {s[1]: rng.randrange(65536) for s in templates}
-        chunk = []
-        for i in range(per_stream):
-            for hdr, ssrc, t0 in templates:
-                if rng.random() < 0.005:
-                    continue  # 0.5 % loss
-                t = t0 + i * 0.02 + rng.random() * 0.004
-                sec = int(t)
-                body = hdr + struct.pack("!BBHII", 0x80, 8, (seq0[ssrc] + i) & 0xFFFF, i * 160, ssrc) + payload
-                chunk.append(rec.pack(sec, int((t - sec) * 1e6), len(body), len(body)) + body)
-            if len(chunk) > 20000:
-                f.write(b"".join(chunk))
-                chunk = []
-        f.write(b"".join(chunk))
-        for t, ip in sorted(f_ for f_ in sip_frames if f_[0] >= 0.6 + calls * 0.01):
-            data = eth + ip
-            sec = int(t)
-            f.write(rec.pack(sec, int((t - sec) * 1e6), len(data), len(data)) + data)
+def child(engine, path, out):
+    """Runs in a child process: one analysis, figures and timing written as JSON."""
+    if engine == "pure":
+        os.environ["NEBULAVOIP_QOS_PURE"] = "1"
+    else:
+        os.environ.pop("NEBULAVOIP_QOS_PURE", None)
+    from ansible_collections.nebulavoip.cloud.plugins.module_utils import qos_numpy
+    from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_engine import analyze
+    if engine == "numpy" and not qos_numpy.AVAILABLE:
+        raise SystemExit("numpy is not installed")
+    t0, c0 = time.time(), time.process_time()
+    rep = analyze(path)
+    wall, cpu = time.time() - t0, time.process_time() - c0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # this run's peak, analysis and report
+    streams = {"%s %s %s" % (s["src"], s["dst"], s["ssrc"]): [s[k] for k in FIGURES] for s in rep["streams"]}
+    digest = hashlib.sha256()
+    for s in rep["streams"]:
+        digest.update(json.dumps(s, sort_keys=True).encode())
+    with open(out, "w") as f:
+        json.dump({"wall": wall, "cpu": cpu, "streams": streams, "report": digest.hexdigest(), "rss_analysis": rss,
+                   "series": sum(len(s["series"]) for s in rep["streams"])}, f)
 
 
-def tshark_streams(path):
-    out = subprocess.run(["tshark", "-r", path, "-q", "-z", "rtp,streams"], capture_output=True, text=True, check=True).stdout
-    res = {}
-    for line in out.splitlines():
-        f = line.split()
-        if len(f) > 15 and f[6].startswith("0x"):
-            g = f[:-1] if f[-1] == "X" else f
-            res[(f[2] + ":" + f[3], f[4] + ":" + f[5], f[6])] = (int(g[-9]), int(g[-8]), [float(x) for x in g[-6:]])
+def run_child(cmd, stdout_path):
+    """Run cmd, return (wall seconds, CPU seconds, peak RSS MiB) of that process alone."""
+    with open(stdout_path, "w") as out:
+        t0 = time.time()
+        proc = subprocess.Popen(cmd, stdout=out)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.time() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit("%s failed with %d" % (cmd[0], proc.returncode))
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+def run_engine(engine, path, tmp, i):
+    out = os.path.join(tmp, "%s-%d.json" % (engine, i))
+    wall, cpu, rss = run_child([sys.executable, os.path.abspath(__file__), "--child", engine, path, out], out + ".log")
+    with open(out) as f:
+        res = json.load(f)
+    os.unlink(out)
+    res["rss"] = rss  # the child's whole life (os.wait4)
+    res["process_wall"] = wall
+    res["process_cpu"] = cpu
     return res
+
+
+def run_tshark(path, tmp):
+    out = os.path.join(tmp, "tshark.txt")
+    wall, cpu, rss = run_child(["tshark", "-r", path, "-q", "-z", "rtp,streams"], out)
+    res = {}
+    with open(out) as f:
+        for line in f:
+            v = line.split()
+            if len(v) > 15 and v[6].startswith("0x"):
+                g = v[:-1] if v[-1] == "X" else v
+                nums = [float(x) for x in g[-6:]]
+                res["%s:%s %s:%s %s" % (v[2], v[3], v[4], v[5], v[6])] = [int(g[-9]), int(g[-8])] + nums[:3] + nums[4:]
+    return {"wall": wall, "cpu": cpu, "rss": rss, "streams": res}
+
+
+def agree(ours, ts):
+    """Streams whose figures equal tshark's (packets and lost exact, ms figures within 0.01)."""
+    ok = 0
+    for key, want in ts.items():
+        got = ours.get(key)
+        if got and got[:2] == want[:2] and all(abs((a if a is not None else -1.0) - b) <= 0.0105
+                                               for a, b in zip(got[2:], want[2:])):
+            ok += 1
+    return ok
+
+
+def summary(name, runs, packets, ts=None):
+    walls = sorted(r["wall"] for r in runs)
+    cpus = sorted(r["cpu"] for r in runs)
+    best, med, cpu, cpu_med = walls[0], statistics.median(walls), cpus[0], statistics.median(cpus)
+    rss = max(r["rss"] for r in runs)
+    ratio = ""
+    if ts:
+        ratio = "%5.2fx %5.2fx %5.2fx" % (ts[0] / best, ts[1] / med, ts[2] / cpu)
+    print("%-7s %7.2f %7.2f %7.2f %7.2f %10.0f %10.0f  %-20s %7.1f" % (name, best, med, cpu, cpu_med, packets / best,
+                                                                      packets / med, ratio, rss))
+    return best, med, cpu
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--packets", type=int, default=1000000)
     ap.add_argument("--calls", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--big-gb", type=float, default=0.0)
+    ap.add_argument("--big-tshark", action="store_true", help="also run tshark on the big capture")
+    ap.add_argument("--child", nargs=3, metavar=("ENGINE", "PCAP", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
     tmp = tempfile.mkdtemp(prefix="qosbench")
     try:
         path = os.path.join(tmp, "bench.pcap")
         t0 = time.time()
-        write_capture(path, args.packets, args.calls)
-        print("capture: %d MB written in %.1f s" % (os.path.getsize(path) >> 20, time.time() - t0))
+        npk = capgen.write_g711_calls(path, args.packets, args.calls)
+        print("capture: %d RTP packets, %d MiB, written in %.1f s; %d runs each; load average %s"
+              % (npk, os.path.getsize(path) >> 20, time.time() - t0, args.runs, " ".join("%.1f" % x for x in os.getloadavg())))
         have_tshark = shutil.which("tshark") is not None
-        ts_time = None
-        ts = {}
-        if have_tshark:
-            t0 = time.time()
-            ts = tshark_streams(path)
-            ts_time = time.time() - t0
-            print("tshark -q -z rtp,streams: %.2f s, %d streams" % (ts_time, len(ts)))
-        t0 = time.time()
-        rep = analyze(path)
-        el = time.time() - t0
-        npk = sum(s["packets"] for s in rep["streams"])
-        print("engine: %.2f s, %d streams, %d RTP packets, %.0f packets/s" % (el, len(rep["streams"]), npk, npk / el))
-        if ts_time:
-            print("speed ratio vs tshark: %.2fx" % (ts_time / el))
-            mism = 0
-            ours = {(s["src"], s["dst"], s["ssrc"]): s for s in rep["streams"]}
-            for k, (pk, lost, nums) in ts.items():
-                s = ours.get(k)
-                mine = [s["min_delta_ms"], s["mean_delta_ms"], s["max_delta_ms"], s["min_jitter_ms"], s["mean_jitter_ms"],
-                        s["max_jitter_ms"]] if s else None
-                if not s or s["packets"] != pk or s["lost"] != lost or any(abs(a - b) > 0.0105 for a, b in zip(nums, mine)):
-                    mism += 1
-            print("agreement: %d/%d streams identical (lost exact, deltas/jitters within 0.01 ms)%s"
-                  % (len(ts) - mism, len(ts), "" if len(ours) == len(ts) else " (stream count differs!)"))
-        print("peak RSS: %.1f MB" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+        engines = ["pure", "numpy"]
+        results = {e: [] for e in engines}
+        ts_runs = []
+        for i in range(args.runs):  # interleaved, so that a burst of load on the machine hits every engine
+            if have_tshark:
+                ts_runs.append(run_tshark(path, tmp))
+            for e in engines:
+                results[e].append(run_engine(e, path, tmp, i))
+        print()
+        print("         wall (s)        CPU (s)         packets/s        speed vs tshark      peak RSS")
+        print("engine  best    median  best    median  best       median     best  median  CPU    (MiB)")
+        ts = None
+        if ts_runs:
+            ts = summary("tshark", ts_runs, npk)
+        for e in engines:
+            summary(e, results[e], npk, ts)
+        print()
+        print("(engine: analyze() inside the child; tshark: its whole process. Child processes including Python's "
+              "start: pure %.2f s, numpy %.2f s best)" % (min(r["process_wall"] for r in results["pure"]),
+                                                         min(r["process_wall"] for r in results["numpy"])))
+        if ts_runs:
+            ts = ts_runs[0]["streams"]
+            for e in engines:
+                print("%-6s vs tshark: %d/%d streams identical (packets, lost exact; deltas/jitters within 0.01 ms)%s"
+                      % (e, agree(results[e][0]["streams"], ts), len(ts),
+                         "" if len(results[e][0]["streams"]) == len(ts) else " - stream count differs!"))
+        same = results["pure"][0]["report"] == results["numpy"][0]["report"]
+        print("pure vs numpy: %s (%d streams, every field of every stream report)"
+              % ("identical" if same else "DIFFERENT", len(results["pure"][0]["streams"])))
         if args.big_gb > 0:
+            os.unlink(path)
             big = os.path.join(tmp, "big.pcap")
-            size = os.path.getsize(path)
-            reps = max(1, int(args.big_gb * (1 << 30) / size))
-            with open(path, "rb") as src, open(big, "wb") as dst:
-                head = src.read(24)
-                body = src.read()
-                dst.write(head)
-                for _ in range(reps):
-                    dst.write(body)
-            del body
+            waves = max(1, math.ceil(args.big_gb * (1 << 30) / (RECORD_BYTES * args.packets)))
             t0 = time.time()
-            rep = analyze(big)
-            el = time.time() - t0
-            print("big capture: %.2f GB, %.1f s, %.0f packets/s, peak RSS %.1f MB" % (
-                os.path.getsize(big) / float(1 << 30), el, sum(s["packets"] for s in rep["streams"]) / el,
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+            nbig = capgen.write_g711_calls(big, args.packets, args.calls, seed=11, waves=waves)
+            print()
+            print("big capture: %.2f GiB, %d RTP packets (%d waves of %d calls), written in %.0f s"
+                  % (os.path.getsize(big) / float(1 << 30), nbig, waves, args.calls, time.time() - t0))
+            big_res = {}
+            if args.big_tshark and have_tshark:
+                r = run_tshark(big, tmp)
+                big_res["tshark"] = r
+                print("tshark   %7.1f s (CPU %6.1f s) %9.0f pkt/s  peak RSS %7.1f MiB"
+                      % (r["wall"], r["cpu"], nbig / r["wall"], r["rss"]))
+            for e in engines:
+                r = run_engine(e, big, tmp, 99)
+                big_res[e] = r
+                print("%-8s %7.1f s (CPU %6.1f s) %9.0f pkt/s  peak RSS %7.1f MiB (%d streams, %d per-second rows in the report)"
+                      % (e, r["wall"], r["cpu"], nbig / r["wall"], r["rss"], len(r["streams"]), r["series"]))
+            print("pure vs numpy on the big capture: %s" % (
+                "identical" if big_res["pure"]["report"] == big_res["numpy"]["report"] else "DIFFERENT"))
+            if "tshark" in big_res:
+                ts = big_res["tshark"]["streams"]
+                print("numpy vs tshark on the big capture: %d/%d streams identical" % (agree(big_res["numpy"]["streams"], ts), len(ts)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

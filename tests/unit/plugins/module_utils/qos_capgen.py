@@ -277,3 +277,85 @@ def stream_frames(stream, sport=40000, dport=40002, v6=False):
 
 def ethernet_frames(frames, linktype=LINKTYPE_ETHERNET, vlan=None):
     return [(t, link(ip, linktype, vlan)) for t, ip in frames]
+
+
+def write_g711_calls(path, packets, calls, seed=7, loss=0.005, jitter_s=0.004, dup=0.0, reorder=0.0, marker=0.0,
+                     seq0=None, waves=1):
+    """A long capture of G.711 calls (SIP + SDP, 20 ms packets both ways), written as it is generated:
+    memory stays small whatever the number of packets. Returns the number of RTP packets written.
+
+    loss/dup/reorder/marker are per-packet probabilities; seq0 forces every stream's first sequence
+    number (near 65535 to get wraps), else it is random. waves > 1 repeats the whole pattern that
+    many times one after the other (new calls, new SSRCs, same addresses): `packets` per wave."""
+    rng = random.Random(seed)
+    rec = struct.Struct("<IIII")
+    written = 0
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for wave in range(waves):
+            offset = wave * ((packets // (2 * calls)) * 0.02 + 2.0)
+            written += _g711_wave(f, rec, rng, packets, calls, wave, offset, loss, jitter_s, dup, reorder, marker, seq0)
+    return written
+
+
+def _g711_wave(f, rec, rng, packets, calls, wave, offset, loss, jitter_s, dup, reorder, marker, seq0):
+    per_stream = packets // (2 * calls)
+    payload = b"\xd5" * 160
+    eth = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
+    sip_frames = []
+    streams = []
+    tag = "" if wave == 0 else "w%d-" % wave
+    for c in range(calls):
+        a_ip, b_ip = "10.%d.%d.1" % (1 + c // 200, c % 200), "10.%d.%d.2" % (100 + c // 200, c % 200)
+        a_port, b_port = 20000 + 2 * c, 40000 + 2 * c
+        start = offset + c * 0.01
+        frames, _ = call_frames("bench-%s%d@example.test" % (tag, c), a_ip, b_ip, a_port, b_port, start, 0,
+                                streams=False, n_override=per_stream)
+        sip_frames.extend(frames)
+        media_start = start + 0.52
+        base = 0x1000 + 0x10000 * wave + 2 * c
+        for (sip, dip, sp, dp, ssrc) in ((a_ip, b_ip, a_port, b_port, base), (b_ip, a_ip, b_port, a_port, base + 1)):
+            streams.append((sip, dip, sp, dp, ssrc, media_start + rng.random() * 0.005))
+    written = 0
+
+    def record(t, body):
+        sec = int(t)
+        return rec.pack(sec, int((t - sec) * 1e6), len(body), len(body)) + body
+
+    # SIP set-up first (times are before the media), then media interleaved by time, then the BYEs.
+    setup_end = offset + 0.6 + calls * 0.01
+    for t, ip in sorted(f_ for f_ in sip_frames if f_[0] < setup_end):
+        f.write(record(t, eth + ip))
+    templates = []
+    for (sip, dip, sp, dp, ssrc, t0) in streams:
+        ip = ipv4_udp(sip, dip, sp, dp, b"\0" * 172)
+        templates.append((eth + ip[:28], ssrc, t0))
+    first_seq = {s[1]: (seq0 if seq0 is not None else rng.randrange(65536)) for s in templates}
+    chunk = []
+    held = {}
+    for i in range(per_stream):
+        for hdr, ssrc, t0 in templates:
+            if rng.random() < loss:
+                continue
+            t = t0 + i * 0.02 + rng.random() * jitter_s
+            b1 = 0x88 if marker and rng.random() < marker else 8
+            body = hdr + struct.pack("!BBHII", 0x80, b1, (first_seq[ssrc] + i) & 0xFFFF, i * 160, ssrc) + payload
+            if reorder and rng.random() < reorder and ssrc not in held:
+                held[ssrc] = (t, body)  # sent after the next packet of this stream
+                continue
+            chunk.append(record(t, body))
+            written += 1
+            if ssrc in held:
+                ht, hbody = held.pop(ssrc)
+                chunk.append(record(max(t, ht) + 0.0001, hbody))
+                written += 1
+            if dup and rng.random() < dup:
+                chunk.append(record(t + 0.0002, body))
+                written += 1
+        if len(chunk) > 20000:
+            f.write(b"".join(chunk))
+            chunk = []
+    f.write(b"".join(chunk))
+    for t, ip in sorted(f_ for f_ in sip_frames if f_[0] >= setup_end):
+        f.write(record(t, eth + ip))
+    return written

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import shutil
@@ -17,6 +19,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import qos_capgen as g
+from ansible_collections.nebulavoip.cloud.plugins.module_utils import qos_numpy, qos_pcap
 from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_engine import QosError, analyze
 
 TSHARK = shutil.which("tshark")
@@ -31,7 +34,30 @@ def need_tshark():
     pytest.fail("tshark is required for the Wireshark agreement tests; install it or set NEBULAVOIP_ALLOW_NO_TSHARK=1")
 
 
+@pytest.fixture(params=["pure", "numpy"])
+def qos_path(request, monkeypatch):
+    """Run the test once with the pure-Python path and once with the numpy fast path."""
+    if request.param == "pure":
+        monkeypatch.setenv("NEBULAVOIP_QOS_PURE", "1")
+    else:
+        if not qos_numpy.AVAILABLE:
+            pytest.skip("numpy not installed")
+        monkeypatch.delenv("NEBULAVOIP_QOS_PURE", raising=False)
+    return request.param
+
+
+_TSHARK_CACHE = {}
+
+
 def tshark_streams(path, heuristic):
+    with open(path, "rb") as f:
+        digest = (hashlib.sha256(f.read()).hexdigest(), heuristic)
+    if digest not in _TSHARK_CACHE:  # both engine paths are compared with one tshark run per capture
+        _TSHARK_CACHE[digest] = _tshark_streams(path, heuristic)
+    return _TSHARK_CACHE[digest]
+
+
+def _tshark_streams(path, heuristic):
     cmd = [TSHARK, "-r", path, "-q", "-z", "rtp,streams"] + (["--enable-heuristic", "rtp_udp"] if heuristic else [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     res = {}
@@ -90,7 +116,7 @@ IMPAIRED = {
 
 
 @pytest.mark.parametrize("case", sorted(IMPAIRED))
-def test_generated_stream_matches_truth_and_tshark(tmp_path, case):
+def test_generated_stream_matches_truth_and_tshark(tmp_path, case, qos_path):
     kw = dict(IMPAIRED[case])
     n = kw.pop("n", 50)
     stream = g.Stream("10.0.0.1", "10.0.0.2", n, **kw)
@@ -117,7 +143,7 @@ def test_video_stream_counts_frames_and_rate(tmp_path):
     assert s["mos"] is None
 
 
-def test_random_impairments_agree_with_tshark(tmp_path):
+def test_random_impairments_agree_with_tshark(tmp_path, qos_path):
     need_tshark()
     compared = 0
     for seed in range(12):
@@ -168,7 +194,7 @@ def test_sip_calls_registrations_and_sdp_media(tmp_path):
     assert s["paper"]["delay_ms"] == pytest.approx(1980.0 / 95, abs=0.1)
 
 
-def test_sip_calls_agree_with_tshark(tmp_path):
+def test_sip_calls_agree_with_tshark(tmp_path, qos_path):
     need_tshark()
     assert assert_agrees_with_tshark(_calls_capture(tmp_path, 4, seed=3), False) == 8
 
@@ -180,7 +206,7 @@ def test_no_signalling_without_heuristic_finds_no_stream(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["g711a.pcap", "dtmf_2833_1.pcap"])
-def test_real_sipp_captures_agree_with_tshark(name):
+def test_real_sipp_captures_agree_with_tshark(name, qos_path):
     path = os.path.join(SIPP_DIR, name)
     if not os.path.exists(path):
         pytest.skip("sip-tester sample captures not installed")
@@ -189,7 +215,7 @@ def test_real_sipp_captures_agree_with_tshark(name):
 
 
 @pytest.mark.parametrize("fmt", ["le_us", "be_us", "le_ns", "be_ns", "pcapng", "vlan", "sll", "sll2", "raw", "ipv6"])
-def test_capture_formats_and_link_types_give_the_same_figures(tmp_path, fmt):
+def test_capture_formats_and_link_types_give_the_same_figures(tmp_path, fmt, qos_path):
     ref = analyze(write_stream(tmp_path, g.Stream("10.0.0.1", "10.0.0.2", 60, loss={7}, jitter_ms=4), "ref.pcap"),
                   rtp_heuristic=True)["streams"][0]
     path = str(tmp_path / "x")
@@ -211,6 +237,108 @@ def test_capture_formats_and_link_types_give_the_same_figures(tmp_path, fmt):
         assert s[k] == ref[k], k
     if fmt == "ipv6":
         assert s["src"] == "2001:db8::1:40000" and s["bytes"] == ref["bytes"] + 20 * 59
+
+
+# ------------------------------------------------------------------ long captures, both paths
+def _long_capture(tmp_path, name="long.pcap", **kw):
+    path = str(tmp_path / name)
+    g.write_g711_calls(path, **kw)
+    return path
+
+
+LONG = {
+    # 1000 packets per stream (jitter closed form over several 256-packet rows), 2 file blocks
+    "loss_jitter": dict(packets=40000, calls=20, seed=2),
+    "wraps_dups_reorder_markers": dict(packets=40000, calls=20, seed=3, dup=0.002, reorder=0.003, marker=0.002,
+                                       seq0=65000),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LONG))
+def test_long_g711_calls_agree_with_tshark(tmp_path, case, qos_path):
+    need_tshark()
+    assert assert_agrees_with_tshark(_long_capture(tmp_path, **LONG[case]), False) == 40
+
+
+def _both(path, monkeypatch, heuristic=False):
+    monkeypatch.setenv("NEBULAVOIP_QOS_PURE", "1")
+    pure = analyze(path, rtp_heuristic=heuristic)
+    monkeypatch.delenv("NEBULAVOIP_QOS_PURE")
+    fast = analyze(path, rtp_heuristic=heuristic)
+    return pure, fast
+
+
+def _mixed_capture(tmp_path, seed):
+    """Calls with SDP, streams without signalling, VLAN-tagged copies, RTCP, IPv6: the fast path's fallbacks."""
+    r = random.Random(seed)
+    frames = []
+    for c in range(3):
+        f, _ = g.call_frames("mix%d-%d@example.test" % (seed, c), "10.1.0.%d" % (c + 1), "10.2.0.%d" % (c + 1),
+                             20000 + 2 * c, 30000 + 2 * c, c * 0.2, 3.0, loss_fwd=set(r.sample(range(150), 6)),
+                             seed=seed + c)
+        frames += [(t, g.link(ip)) for t, ip in f]
+    for k in range(3):
+        n = r.randint(100, 400)
+        st = g.Stream("10.9.0.%d" % (k + 1), "10.9.1.%d" % (k + 1), n, start=r.random(), ssrc=0x5000 + k,
+                      seq0=r.choice([0, 65400, 30000]), loss=set(r.sample(range(n), n // 20)),
+                      dup=set(r.sample(range(n), 3)), reorder=set(r.sample(range(n - 1), 3)),
+                      jitter_ms=r.choice([0, 3, 15]), markers=set(r.sample(range(n), 3)),
+                      ts_jumps={r.randrange(n): r.choice([-8000, 1600])}, pt=r.choice([0, 8, 18]), seed=seed + k)
+        vlan = k == 2
+        frames += [(t, g.link(ip, vlan=7 if (vlan and i % 3 == 0) else None))
+                   for i, (t, ip) in enumerate(g.stream_frames(st, sport=41000 + 2 * k, dport=42000 + 2 * k))]
+    v6 = g.Stream("2001:db8::1", "2001:db8::2", 120, start=0.3, ssrc=0x6000, loss={5, 60}, jitter_ms=4)
+    frames += [(t, g.link(ip)) for t, ip in g.stream_frames(v6, sport=43000, dport=43002, v6=True)]
+    block = struct.pack("!IIIIII", 0x5000, (10 << 24) | 3, 1050, 80, 0, 0)
+    frames.append((1.5, g.link(g.ipv4_udp("10.9.1.1", "10.9.0.1", 42001, 41001,
+                                          struct.pack("!BBHI", 0x81, 201, 7, 0x55667788) + block))))
+    frames.sort(key=lambda x: x[0])
+    path = str(tmp_path / ("mixed%d.pcap" % seed))
+    g.write_pcap(path, frames)
+    return path
+
+
+@pytest.mark.parametrize("heuristic", [False, True])
+@pytest.mark.parametrize("read_size", [qos_pcap.READ_SIZE, 3000])
+@pytest.mark.parametrize("rounds", [qos_numpy.MAX_ROUNDS, 1])
+def test_pure_and_numpy_paths_give_identical_reports(tmp_path, monkeypatch, heuristic, read_size, rounds):
+    if not qos_numpy.AVAILABLE:
+        pytest.skip("numpy not installed")
+    monkeypatch.setattr(qos_pcap, "READ_SIZE", read_size)
+    monkeypatch.setattr(qos_numpy, "READ_SIZE", read_size)
+    monkeypatch.setattr(qos_numpy, "MAX_ROUNDS", rounds)
+    paths = [_mixed_capture(tmp_path, seed) for seed in range(3)]
+    if read_size > 3000:  # thousands of tiny blocks would only be slow
+        paths.append(_long_capture(tmp_path, packets=12000, calls=4, seed=5, dup=0.003, reorder=0.003, marker=0.003,
+                                   seq0=65300))
+    for path in paths:
+        pure, fast = _both(path, monkeypatch, heuristic)
+        assert pure["streams"], path
+        assert json.dumps(pure, sort_keys=True) == json.dumps(fast, sort_keys=True), path
+
+
+@pytest.mark.parametrize("pure", ["1", ""])
+def test_blocks_smaller_than_a_record(tmp_path, monkeypatch, pure):
+    """Records longer than the read block (the block grows) and cut at every possible place."""
+    path = _mixed_capture(tmp_path, 0)
+    monkeypatch.setenv("NEBULAVOIP_QOS_PURE", pure)
+    want = json.dumps(analyze(path, rtp_heuristic=True), sort_keys=True)
+    monkeypatch.setattr(qos_pcap, "READ_SIZE", 200)
+    monkeypatch.setattr(qos_numpy, "READ_SIZE", 200)
+    assert json.dumps(analyze(path, rtp_heuristic=True), sort_keys=True) == want
+
+
+def test_module_utils_work_without_numpy(tmp_path):
+    """numpy is optional: with its import blocked the engine imports and takes the pure path."""
+    path = write_stream(tmp_path, g.Stream("10.0.0.1", "10.0.0.2", 30, loss={4}))
+    code = ("import sys; sys.modules['numpy'] = None\n"
+            "from ansible_collections.nebulavoip.cloud.plugins.module_utils import qos_engine, qos_numpy\n"
+            "assert not qos_numpy.AVAILABLE\n"
+            "r = qos_engine.analyze(sys.argv[1], rtp_heuristic=True)\n"
+            "print(r['streams'][0]['packets'], r['streams'][0]['lost'])\n")
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert out.stdout.split() == ["29", "1"]
 
 
 # ------------------------------------------------------------------------ bad input
