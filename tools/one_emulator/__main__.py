@@ -28,11 +28,20 @@ def main(argv=None) -> int:
     parser.add_argument("--speed", type=float, default=float(os.environ.get("ONE_EMULATOR_SPEED", "1")),
                         help="divide every emulated delay by this factor (default 1 = real dummy-driver timing)")
     parser.add_argument("--state", default=None, help="persist every object in this JSON file (reloaded on start)")
-    parser.add_argument("--backend", default=None, help="VM backend hook as module:Class (default: none)")
+    parser.add_argument("--backend", default=os.environ.get("ONE_EMULATOR_BACKEND"),
+                        help="VM backend hook: 'podman' (containers for RUNNING VMs) or module:Class (env ONE_EMULATOR_BACKEND; default none)")
+    parser.add_argument("--backend-opt", action="append", default=[], metavar="KEY=VALUE",
+                        help="backend option, repeatable (podman: prefix, image, stats_interval, stop_timeout, boot_timeout, script_timeout)")
     parser.add_argument("--quiet", action="store_true", help="do not log calls on stderr")
     args = parser.parse_args(argv)
+    options = {}
+    for item in args.backend_opt:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error("--backend-opt wants KEY=VALUE, got %r" % item)
+        options[key.strip().replace("-", "_")] = value
 
-    emulator = Emulator(password=args.password, speed=args.speed, state_file=args.state, backend=load_backend(args.backend))
+    emulator = Emulator(password=args.password, speed=args.speed, state_file=args.state, backend=load_backend(args.backend, options))
     httpd = serve(emulator, args.host, args.port, None if args.quiet else sys.stderr)
     emulator.start()
 

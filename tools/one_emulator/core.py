@@ -95,6 +95,7 @@ class Base:  # pylint: disable=too-many-public-methods
         if password and self.loaded:
             self.db["users"]["0"]["password"] = sha256(password)
         self._register_all()
+        getattr(self.backend, "bind", lambda emulator: None)(self)
 
     # ------------------------------------------------------------------ store
     def _bootstrap(self, password: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, List, Tuple
 
@@ -41,8 +42,12 @@ class Emulator(FaultsMixin, VMsMixin, ImagesMixin, VnetsMixin, HostsMixin):
         self.engine.start()
 
     def stop(self) -> None:
-        """Stop the engine and persist."""
+        """Stop the engine, let the backend finish its queued work, and persist."""
         self.engine.stop()
+        try:
+            getattr(self.backend, "close", lambda: None)()
+        except Exception as exc:  # pylint: disable=broad-except
+            print("backend close failed: %s" % exc, file=sys.stderr, flush=True)
         self.save()
 
     def dispatch(self, method: str, params: Tuple[Any, ...]) -> List[Any]:

@@ -38,6 +38,7 @@ class FaultsMixin(Base):
         reg("emulator.advance", "sd", self.em_advance)
         reg("emulator.pending_events", "s", self.em_pending, False)
         reg("emulator.save", "s", self.em_save, False)
+        reg("emulator.backend_status", "s|i", self.em_backend_status, False)
 
     # ------------------------------------------------------------------ used by the state machine
     def take_fault(self, kind: str) -> Optional[Dict[str, Any]]:
@@ -169,3 +170,8 @@ class FaultsMixin(Base):
         del user
         self.save()
         return True
+
+    def em_backend_status(self, user: Dict[str, Any], vid: int = -1) -> Dict[str, Any]:
+        """Per-VM state of the VM backend (containers of ``--backend podman``): ``{"<vm id>": {...}}``."""
+        del user
+        return getattr(self.backend, "status", lambda vid: {})(vid)

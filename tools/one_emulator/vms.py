@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -227,7 +228,7 @@ class VMsMixin(Base):  # pylint: disable=too-many-public-methods
         try:
             getattr(self.backend, hook)(vm, *args)
         except Exception as exc:  # pylint: disable=broad-except
-            print("backend %s failed for VM %d: %s" % (hook, vm["id"], exc), flush=True)
+            print("backend %s failed for VM %d: %s" % (hook, vm["id"], exc), file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------ creation
     def _nic_attrs(self, vm: Dict[str, Any], nic: Dict[str, str], nic_id: int, ctx_net: bool) -> Tuple[Dict[str, str], Dict[str, str]]:
