@@ -3,7 +3,6 @@
 """Grades people can read: ETSI TIPHON categories, ITU-T G.114 delay class, E-model (G.107) R and MOS."""
 
 
-
 # R0 - Is with the default parameters of ITU-T G.107 (the recommended starting value).
 R_DEFAULT = 93.2
 

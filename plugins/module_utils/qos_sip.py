@@ -3,7 +3,6 @@
 """SIP dialogs, registrations and SDP offer/answer for the QoS engine (stdlib only)."""
 
 
-
 import re
 import socket
 

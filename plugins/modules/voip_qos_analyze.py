@@ -52,8 +52,10 @@ notes:
   - See docs/qos.md in the collection for the exact definitions and how they map to Wireshark, TIPHON and the E-model.
 attributes:
   check_mode:
+    description: Can run in check mode; the analysis runs, C(dest) is not written.
     support: full
   diff_mode:
+    description: Nothing is changed, so there is no diff.
     support: none
 """
 
@@ -113,7 +115,7 @@ calls:
         one_way_delay_ms: {description: Reserved for a measured one-way delay (null)., type: float}
         mos_min: {description: Lowest stream MOS., type: float}
         mos_mean: {description: Mean stream MOS., type: float}
-        tiphon: {description: TIPHON grades (see C(streams[].tiphon))., type: dict}
+        tiphon: {description: 'TIPHON grades (see C(streams[].tiphon)).', type: dict}
 registrations:
   description: REGISTER transactions per user (the To user).
   returned: always

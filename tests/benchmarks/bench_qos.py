@@ -126,8 +126,8 @@ def summary(name, runs, packets, ts=None):
     ratio = ""
     if ts:
         ratio = "%5.2fx %5.2fx %5.2fx" % (ts[0] / best, ts[1] / med, ts[2] / cpu)
-    print("%-7s %7.2f %7.2f %7.2f %7.2f %10.0f %10.0f  %-20s %7.1f" % (name, best, med, cpu, cpu_med, packets / best,
-                                                                      packets / med, ratio, rss))
+    row = (name, best, med, cpu, cpu_med, packets / best, packets / med, ratio, rss)
+    print("%-7s %7.2f %7.2f %7.2f %7.2f %10.0f %10.0f  %-20s %7.1f" % row)
     return best, med, cpu
 
 
@@ -168,9 +168,9 @@ def main():
         for e in engines:
             summary(e, results[e], npk, ts)
         print()
+        walls = (min(r["process_wall"] for r in results["pure"]), min(r["process_wall"] for r in results["numpy"]))
         print("(engine: analyze() inside the child; tshark: its whole process. Child processes including Python's "
-              "start: pure %.2f s, numpy %.2f s best)" % (min(r["process_wall"] for r in results["pure"]),
-                                                         min(r["process_wall"] for r in results["numpy"])))
+              "start: pure %.2f s, numpy %.2f s best)" % walls)
         if ts_runs:
             ts = ts_runs[0]["streams"]
             for e in engines:

@@ -309,7 +309,7 @@ def _g711_wave(f, rec, rng, packets, calls, wave, offset, loss, jitter_s, dup, r
         a_ip, b_ip = "10.%d.%d.1" % (1 + c // 200, c % 200), "10.%d.%d.2" % (100 + c // 200, c % 200)
         a_port, b_port = 20000 + 2 * c, 40000 + 2 * c
         start = offset + c * 0.01
-        frames, _ = call_frames("bench-%s%d@example.test" % (tag, c), a_ip, b_ip, a_port, b_port, start, 0,
+        frames, _media = call_frames("bench-%s%d@example.test" % (tag, c), a_ip, b_ip, a_port, b_port, start, 0,
                                 streams=False, n_override=per_stream)
         sip_frames.extend(frames)
         media_start = start + 0.52

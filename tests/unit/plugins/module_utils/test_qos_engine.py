@@ -154,7 +154,7 @@ def test_random_impairments_agree_with_tshark(tmp_path, qos_path):
                           loss=set(r.sample(range(n), r.randint(0, n // 5))), dup=set(r.sample(range(n), r.randint(0, 5))),
                           reorder=set(r.sample(range(n - 1), r.randint(0, 5))), jitter_ms=r.choice([0, 2, 10, 30]),
                           markers=set(r.sample(range(n), r.randint(0, 4))),
-                          ts_jumps={r.randrange(n): r.choice([-8000, -500, 800, 16000]) for _ in range(r.randint(0, 3))},
+                          ts_jumps={r.randrange(n): r.choice([-8000, -500, 800, 16000]) for _jump in range(r.randint(0, 3))},
                           pt=r.choice([0, 8, 13, 18, 101]), seed=seed)
         compared += assert_agrees_with_tshark(write_stream(tmp_path, stream, "r%d.pcap" % seed), True)
     assert compared == 12
@@ -163,7 +163,7 @@ def test_random_impairments_agree_with_tshark(tmp_path, qos_path):
 def _calls_capture(tmp_path, ncalls=3, seed=0):
     frames = []
     for c in range(ncalls):
-        f, _ = g.call_frames("call%d-%d@example.test" % (seed, c), "10.1.0.%d" % (c + 1), "10.2.0.%d" % (c + 1),
+        f, _media = g.call_frames("call%d-%d@example.test" % (seed, c), "10.1.0.%d" % (c + 1), "10.2.0.%d" % (c + 1),
                              20000 + 2 * c, 30000 + 2 * c, c * 0.3, 2.0,
                              loss_fwd=set(random.Random(seed + c).sample(range(100), 5)), seed=seed + c)
         frames += f
@@ -273,7 +273,7 @@ def _mixed_capture(tmp_path, seed):
     r = random.Random(seed)
     frames = []
     for c in range(3):
-        f, _ = g.call_frames("mix%d-%d@example.test" % (seed, c), "10.1.0.%d" % (c + 1), "10.2.0.%d" % (c + 1),
+        f, _media = g.call_frames("mix%d-%d@example.test" % (seed, c), "10.1.0.%d" % (c + 1), "10.2.0.%d" % (c + 1),
                              20000 + 2 * c, 30000 + 2 * c, c * 0.2, 3.0, loss_fwd=set(r.sample(range(150), 6)),
                              seed=seed + c)
         frames += [(t, g.link(ip)) for t, ip in f]
