@@ -84,37 +84,37 @@ calls:
   type: list
   elements: dict
   contains:
-    call_id: {description: The Call-ID., type: str}
-    caller: {description: User part of the From header., type: str}
-    callee: {description: User part of the To header., type: str}
-    final_status: {description: Final response code to the INVITE (2xx if answered; 487 if cancelled without one)., type: int}
-    final_reason: {description: Reason phrase of that response., type: str}
-    answered: {description: Whether a 2xx answered the INVITE., type: bool}
-    auth_challenges: {description: 401/407 challenges the INVITE received., type: int}
-    cancelled: {description: Whether a CANCEL was seen., type: bool}
-    start_time_s: {description: Time of the first INVITE, seconds from the first packet., type: float}
-    setup_ringing_ms: {description: INVITE to first 180/183, ms (null when none)., type: float}
-    setup_answer_ms: {description: INVITE to 200 OK, ms (null when unanswered)., type: float}
-    duration_s: {description: 200 OK to BYE (or last message), seconds., type: float}
-    streams: {description: The call's RTP streams as "src>dst ssrc"., type: list, elements: str}
-    media: {description: Aggregated figures per media kind (audio, video), same keys as C(qos)., type: dict}
+    call_id: {description: 'The Call-ID.', type: str}
+    caller: {description: 'User part of the From header.', type: str}
+    callee: {description: 'User part of the To header.', type: str}
+    final_status: {description: 'Final response code to the INVITE (2xx if answered; 487 if cancelled without one).', type: int}
+    final_reason: {description: 'Reason phrase of that response.', type: str}
+    answered: {description: 'Whether a 2xx answered the INVITE.', type: bool}
+    auth_challenges: {description: '401/407 challenges the INVITE received.', type: int}
+    cancelled: {description: 'Whether a CANCEL was seen.', type: bool}
+    start_time_s: {description: 'Time of the first INVITE, seconds from the first packet.', type: float}
+    setup_ringing_ms: {description: 'INVITE to first 180/183, ms (null when none).', type: float}
+    setup_answer_ms: {description: 'INVITE to 200 OK, ms (null when unanswered).', type: float}
+    duration_s: {description: '200 OK to BYE (or last message), seconds.', type: float}
+    streams: {description: 'The call''s RTP streams as "src>dst ssrc".', type: list, elements: str}
+    media: {description: 'Aggregated figures per media kind (audio, video), same keys as C(qos).', type: dict}
     qos:
       description: The call's aggregated figures (paper names) and TIPHON grades; null if it had no media.
       type: dict
       contains:
-        streams: {description: Number of streams., type: int}
-        packets: {description: RTP packets received., type: int}
-        expected: {description: RTP packets expected from the sequence numbers., type: int}
-        lost: {description: Expected minus received., type: int}
-        throughput_kbps: {description: Bytes (IP/UDP/RTP) x 8 over the media span, kbit/s., type: float}
-        delay_ms: {description: Paper delay, the mean inter-arrival time., type: float}
-        jitter_ms: {description: Paper jitter, mean absolute transit-time variation., type: float}
-        packet_loss_pct: {description: Lost over expected, percent., type: float}
-        rfc3550_mean_jitter_ms: {description: Packet-weighted Wireshark mean jitter., type: float}
-        rfc3550_max_jitter_ms: {description: Largest Wireshark max jitter., type: float}
-        one_way_delay_ms: {description: Reserved for a measured one-way delay (null)., type: float}
-        mos_min: {description: Lowest stream MOS., type: float}
-        mos_mean: {description: Mean stream MOS., type: float}
+        streams: {description: 'Number of streams.', type: int}
+        packets: {description: 'RTP packets received.', type: int}
+        expected: {description: 'RTP packets expected from the sequence numbers.', type: int}
+        lost: {description: 'Expected minus received.', type: int}
+        throughput_kbps: {description: 'Bytes (IP/UDP/RTP) x 8 over the media span, kbit/s.', type: float}
+        delay_ms: {description: 'Paper delay, the mean inter-arrival time.', type: float}
+        jitter_ms: {description: 'Paper jitter, mean absolute transit-time variation.', type: float}
+        packet_loss_pct: {description: 'Lost over expected, percent.', type: float}
+        rfc3550_mean_jitter_ms: {description: 'Packet-weighted Wireshark mean jitter.', type: float}
+        rfc3550_max_jitter_ms: {description: 'Largest Wireshark max jitter.', type: float}
+        one_way_delay_ms: {description: 'Reserved for a measured one-way delay (null).', type: float}
+        mos_min: {description: 'Lowest stream MOS.', type: float}
+        mos_mean: {description: 'Mean stream MOS.', type: float}
         tiphon: {description: 'TIPHON grades (see C(streams[].tiphon)).', type: dict}
 registrations:
   description: REGISTER transactions per user (the To user).
@@ -122,76 +122,78 @@ registrations:
   type: list
   elements: dict
   contains:
-    user: {description: The registering user., type: str}
-    attempts: {description: REGISTER requests (retransmissions and proxy legs counted once)., type: int}
-    challenged: {description: 401/407 answers., type: int}
-    succeeded: {description: 2xx answers., type: int}
-    failed: {description: Other final answers (3xx-6xx)., type: int}
+    user: {description: 'The registering user.', type: str}
+    attempts: {description: 'REGISTER requests (retransmissions and proxy legs counted once).', type: int}
+    challenged: {description: '401/407 answers.', type: int}
+    succeeded: {description: '2xx answers.', type: int}
+    failed: {description: 'Other final answers (3xx-6xx).', type: int}
 streams:
   description: RTP streams keyed by source, destination and SSRC, with Wireshark's figures and ours.
   returned: always
   type: list
   elements: dict
   contains:
-    src: {description: Source as "ip:port"., type: str}
-    dst: {description: Destination as "ip:port"., type: str}
-    ssrc: {description: SSRC as "0x%08X"., type: str}
-    payload_type: {description: The stream's main payload type (not comfort noise or DTMF)., type: int}
-    payload_types: {description: Every payload type seen., type: list, elements: int}
-    payload: {description: Payload names as tshark lists them., type: str}
-    codec: {description: Codec name (rtpmap or static table)., type: str}
-    clock_rate: {description: RTP clock rate used for jitter (0 = none, e.g. telephone-event)., type: int}
-    media: {description: audio, video or unknown., type: str}
-    call_id: {description: Call-ID of the SDP that announced it (null for heuristic streams)., type: str}
-    start_time_s: {description: First packet, seconds from the capture's first packet., type: float}
-    end_time_s: {description: Last packet, seconds from the capture's first packet., type: float}
-    duration_s: {description: Last minus first packet time, seconds., type: float}
-    packets: {description: Packets received (Wireshark Pkts)., type: int}
-    expected: {description: last seq + 65536 x wraps - first seq + 1., type: int}
-    lost: {description: expected - packets, negative when duplicates outnumber losses (as Wireshark)., type: int}
-    loss_pct: {description: lost x 100 / expected., type: float}
-    seq_errors: {description: Packets whose sequence number was not the previous + 1., type: int}
-    duplicates_or_late: {description: -lost when lost is negative, else null., type: int}
-    wrong_timestamps: {description: Packets whose RTP timestamp was before the stream's first., type: int}
-    markers: {description: Packets with the marker bit., type: int}
-    problems: {description: Wireshark's "Problems?" flag (wrong sequence or timestamp)., type: bool}
-    min_delta_ms: {description: Wireshark minimum delta., type: float}
-    mean_delta_ms: {description: Wireshark mean delta., type: float}
-    max_delta_ms: {description: Wireshark maximum delta., type: float}
-    min_jitter_ms: {description: Wireshark minimum jitter (null when the clock is unknown)., type: float}
-    mean_jitter_ms: {description: Wireshark mean jitter (RFC 3550)., type: float}
-    max_jitter_ms: {description: Wireshark maximum jitter (RFC 3550)., type: float}
-    bitrate_kbps: {description: (RTP + IP/UDP header) bytes x 8 over the duration, kbit/s., type: float}
-    bytes: {description: RTP plus 28 (IPv4) or 48 (IPv6) header bytes, summed., type: int}
-    r_factor: {description: E-model R (R0 93.2); null for video or unknown codecs., type: float}
-    mos: {description: MOS from R; null for video or unknown codecs., type: float}
-    e_model: {description: E-model inputs (codec_family, ie, bpl, burst_ratio, delay_ms) and outputs., type: dict}
-    one_way_delay_ms: {description: One-way delay used (given, or RTCP RTT/2), null if unknown., type: float}
-    one_way_delay_source: {description: Where the one-way delay came from., type: str}
-    g114_class: {description: ITU-T G.114 class of the one-way delay (null if unknown)., type: str}
-    rtcp: {description: RTCP reports about this SSRC (reports, fraction_lost_max, cumulative_lost, jitter_max_ms, rtt_mean_ms, rtt_max_ms) or null., type: dict}
-    paper: {description: The paper's figures (throughput_kbps, delay_ms, jitter_ms, packet_loss_pct) and their methods., type: dict}
-    tiphon: {description: TIPHON indices (4..1) and categories for delay, jitter, packet_loss and their mean index., type: dict}
-    series: {description: Per-second rows (second, packets, bitrate_kbps, max_jitter_ms, lost)., type: list, elements: dict}
+    src: {description: 'Source as "ip:port".', type: str}
+    dst: {description: 'Destination as "ip:port".', type: str}
+    ssrc: {description: 'SSRC as "0x%08X".', type: str}
+    payload_type: {description: 'The stream''s main payload type (not comfort noise or DTMF).', type: int}
+    payload_types: {description: 'Every payload type seen.', type: list, elements: int}
+    payload: {description: 'Payload names as tshark lists them.', type: str}
+    codec: {description: 'Codec name (rtpmap or static table).', type: str}
+    clock_rate: {description: 'RTP clock rate used for jitter (0 = none, e.g. telephone-event).', type: int}
+    media: {description: 'audio, video or unknown.', type: str}
+    call_id: {description: 'Call-ID of the SDP that announced it (null for heuristic streams).', type: str}
+    start_time_s: {description: 'First packet, seconds from the capture''s first packet.', type: float}
+    end_time_s: {description: 'Last packet, seconds from the capture''s first packet.', type: float}
+    duration_s: {description: 'Last minus first packet time, seconds.', type: float}
+    packets: {description: 'Packets received (Wireshark Pkts).', type: int}
+    expected: {description: 'last seq + 65536 x wraps - first seq + 1.', type: int}
+    lost: {description: 'expected - packets, negative when duplicates outnumber losses (as Wireshark).', type: int}
+    loss_pct: {description: 'lost x 100 / expected.', type: float}
+    seq_errors: {description: 'Packets whose sequence number was not the previous + 1.', type: int}
+    duplicates_or_late: {description: '-lost when lost is negative, else null.', type: int}
+    wrong_timestamps: {description: 'Packets whose RTP timestamp was before the stream''s first.', type: int}
+    markers: {description: 'Packets with the marker bit.', type: int}
+    problems: {description: 'Wireshark''s "Problems?" flag (wrong sequence or timestamp).', type: bool}
+    min_delta_ms: {description: 'Wireshark minimum delta.', type: float}
+    mean_delta_ms: {description: 'Wireshark mean delta.', type: float}
+    max_delta_ms: {description: 'Wireshark maximum delta.', type: float}
+    min_jitter_ms: {description: 'Wireshark minimum jitter (null when the clock is unknown).', type: float}
+    mean_jitter_ms: {description: 'Wireshark mean jitter (RFC 3550).', type: float}
+    max_jitter_ms: {description: 'Wireshark maximum jitter (RFC 3550).', type: float}
+    bitrate_kbps: {description: '(RTP + IP/UDP header) bytes x 8 over the duration, kbit/s.', type: float}
+    bytes: {description: 'RTP plus 28 (IPv4) or 48 (IPv6) header bytes, summed.', type: int}
+    r_factor: {description: 'E-model R (R0 93.2); null for video or unknown codecs.', type: float}
+    mos: {description: 'MOS from R; null for video or unknown codecs.', type: float}
+    e_model: {description: 'E-model inputs (codec_family, ie, bpl, burst_ratio, delay_ms) and outputs.', type: dict}
+    one_way_delay_ms: {description: 'One-way delay used (given, or RTCP RTT/2), null if unknown.', type: float}
+    one_way_delay_source: {description: 'Where the one-way delay came from.', type: str}
+    g114_class: {description: 'ITU-T G.114 class of the one-way delay (null if unknown).', type: str}
+    rtcp:
+      description: RTCP reports about this SSRC (reports, fraction_lost_max, cumulative_lost, jitter_max_ms, rtt_mean_ms, rtt_max_ms) or null.
+      type: dict
+    paper: {description: 'The paper''s figures (throughput_kbps, delay_ms, jitter_ms, packet_loss_pct) and their methods.', type: dict}
+    tiphon: {description: 'TIPHON indices (4..1) and categories for delay, jitter, packet_loss and their mean index.', type: dict}
+    series: {description: 'Per-second rows (second, packets, bitrate_kbps, max_jitter_ms, lost).', type: list, elements: dict}
     video: {description: Video streams only - frames (distinct timestamps) and frame_rate., type: dict, returned: for video streams}
 summary:
   description: Totals for the capture.
   returned: always
   type: dict
   contains:
-    capture: {description: File name of the capture., type: str}
-    frames: {description: Packets read., type: int}
-    udp_packets: {description: UDP datagrams decoded., type: int}
-    sip_messages: {description: SIP messages parsed., type: int}
-    duration_s: {description: Capture span, seconds., type: float}
-    calls: {description: Calls seen., type: int}
-    calls_answered: {description: Calls answered with 2xx., type: int}
-    streams: {description: RTP streams., type: int}
-    skipped: {description: Packets skipped, by reason (fragments, truncated, not RTP...)., type: dict}
-    rtp_heuristic: {description: The option's value., type: bool}
-    e_model_r0: {description: The E-model's starting R (93.2)., type: float}
-    by_media: {description: Aggregated figures per media kind, same keys as C(calls[].qos)., type: dict}
-    overall: {description: Aggregated figures over all streams, same keys as C(calls[].qos)., type: dict}
+    capture: {description: 'File name of the capture.', type: str}
+    frames: {description: 'Packets read.', type: int}
+    udp_packets: {description: 'UDP datagrams decoded.', type: int}
+    sip_messages: {description: 'SIP messages parsed.', type: int}
+    duration_s: {description: 'Capture span, seconds.', type: float}
+    calls: {description: 'Calls seen.', type: int}
+    calls_answered: {description: 'Calls answered with 2xx.', type: int}
+    streams: {description: 'RTP streams.', type: int}
+    skipped: {description: 'Packets skipped, by reason (fragments, truncated, not RTP...).', type: dict}
+    rtp_heuristic: {description: 'The option''s value.', type: bool}
+    e_model_r0: {description: 'The E-model''s starting R (93.2).', type: float}
+    by_media: {description: 'Aggregated figures per media kind, same keys as C(calls[].qos).', type: dict}
+    overall: {description: 'Aggregated figures over all streams, same keys as C(calls[].qos).', type: dict}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -310,7 +310,7 @@ def _g711_wave(f, rec, rng, packets, calls, wave, offset, loss, jitter_s, dup, r
         a_port, b_port = 20000 + 2 * c, 40000 + 2 * c
         start = offset + c * 0.01
         frames, _media = call_frames("bench-%s%d@example.test" % (tag, c), a_ip, b_ip, a_port, b_port, start, 0,
-                                streams=False, n_override=per_stream)
+                                     streams=False, n_override=per_stream)
         sip_frames.extend(frames)
         media_start = start + 0.52
         base = 0x1000 + 0x10000 * wave + 2 * c

@@ -164,8 +164,8 @@ def _calls_capture(tmp_path, ncalls=3, seed=0):
     frames = []
     for c in range(ncalls):
         f, _media = g.call_frames("call%d-%d@example.test" % (seed, c), "10.1.0.%d" % (c + 1), "10.2.0.%d" % (c + 1),
-                             20000 + 2 * c, 30000 + 2 * c, c * 0.3, 2.0,
-                             loss_fwd=set(random.Random(seed + c).sample(range(100), 5)), seed=seed + c)
+                                  20000 + 2 * c, 30000 + 2 * c, c * 0.3, 2.0,
+                                  loss_fwd=set(random.Random(seed + c).sample(range(100), 5)), seed=seed + c)
         frames += f
     frames += g.register_frames("alice", "reg1@x", 0.0) + g.register_frames("bob", "reg2@x", 0.1, ok=False)
     frames.sort(key=lambda x: x[0])
@@ -274,8 +274,8 @@ def _mixed_capture(tmp_path, seed):
     frames = []
     for c in range(3):
         f, _media = g.call_frames("mix%d-%d@example.test" % (seed, c), "10.1.0.%d" % (c + 1), "10.2.0.%d" % (c + 1),
-                             20000 + 2 * c, 30000 + 2 * c, c * 0.2, 3.0, loss_fwd=set(r.sample(range(150), 6)),
-                             seed=seed + c)
+                                  20000 + 2 * c, 30000 + 2 * c, c * 0.2, 3.0, loss_fwd=set(r.sample(range(150), 6)),
+                                  seed=seed + c)
         frames += [(t, g.link(ip)) for t, ip in f]
     for k in range(3):
         n = r.randint(100, 400)
