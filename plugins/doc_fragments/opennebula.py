@@ -51,3 +51,43 @@ notes:
     options can be set once with C(module_defaults).
   - Check mode reports exactly the changes a real run makes, and C(--diff) shows the attributes that change.
 '''
+
+    # Selection options of the nebulavoip.cloud.one_*_info modules.
+    INFO = r'''
+options:
+  ids:
+    description: Only these IDs.
+    type: list
+    elements: int
+    aliases: [id]
+  name:
+    description: Only the objects with exactly this name.
+    type: str
+  name_regex:
+    description: Only the objects whose name matches this Python regular expression (searched, not anchored).
+    type: str
+  label:
+    description: Only the objects that carry this label (C(LABELS) attribute).
+    type: str
+notes:
+  - The options O(wait) and O(wait_timeout) of the common fragment are accepted and ignored.
+attributes:
+  check_mode:
+    description: Only reads; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Changes nothing, so there is no diff.
+    support: none
+'''
+
+    # Check mode and diff of the nebulavoip.cloud modules that change OpenNebula objects.
+    ATTRIBUTES = r'''
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: A check run reports exactly the actions, diff and changed status of the real run.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+'''

@@ -23,13 +23,7 @@ author:
   - NebulaVoIP maintainers (@nebulavoip)
 extends_documentation_fragment:
   - nebulavoip.cloud.opennebula
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+  - nebulavoip.cloud.opennebula.attributes
 options:
   name:
     description:

@@ -15,30 +15,7 @@ author:
   - NebulaVoIP maintainers (@nebulavoip)
 extends_documentation_fragment:
   - nebulavoip.cloud.opennebula
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-options:
-  ids:
-    description: Only these IDs.
-    type: list
-    elements: int
-    aliases: [id]
-  name:
-    description: Only the objects with exactly this name.
-    type: str
-  name_regex:
-    description: Only the objects whose name matches this Python regular expression (searched, not anchored).
-    type: str
-  label:
-    description: Only the objects that carry this label (C(LABELS) attribute).
-    type: str
-notes:
-  - The options O(wait) and O(wait_timeout) of the common fragment are accepted and ignored.
+  - nebulavoip.cloud.opennebula.info
 seealso:
   - module: nebulavoip.cloud.one_vnet
 '''

@@ -452,3 +452,14 @@ def test_fuzzed_bytes_never_raise_anything_but_qos_error(tmp_path):
             pass
 
     run()
+
+
+def test_real_kamailio_call_through_rtpengine_agrees_with_tshark(qos_path):
+    """A server-side capture of a call the kamailio Molecule scenario made (SIP + SDP, rtpengine legs)."""
+    need_tshark()
+    path = os.path.join(os.path.dirname(__file__), "fixtures", "kamailio-call.pcap")
+    assert assert_agrees_with_tshark(path, False) == 4
+    report = analyze(path)
+    call, = report["calls"]
+    assert (call["caller"], call["callee"], call["final_status"], call["answered"]) == ("alice", "bob", 200, True)
+    assert call["auth_challenges"] == 1 and 7.5 < call["duration_s"] < 8.5
