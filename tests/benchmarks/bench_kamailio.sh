@@ -66,6 +66,10 @@ if [ "$reuse" = no ]; then
       --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 "$image" /sbin/init >/dev/null
   done
 fi
+# systemd mounts /tmp early in boot: apt run before that fails to verify signatures
+for c in "$srv" "$cli"; do
+  podman exec "$c" systemctl is-system-running --wait >/dev/null 2>&1 || true
+done
 log "containers up; installing SIPp on the client and converging the role on the server"
 podman exec "$cli" bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sip-tester >/dev/null' &
 apt_pid=$!
