@@ -3,51 +3,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.nebulavoip.cloud.plugins.modules import voip_qos_analyze
+from ansible_collections.nebulavoip.cloud.tests.unit.plugins.modules.utils import run_module
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
 
 import qos_capgen as g
 
 
-class _Exit(Exception):
-    pass
-
-
 def _run(monkeypatch, args):
-    result = {}
-
-    def exit_json(self, **kw):
-        result.update(kw)
-        raise _Exit()
-
-    def fail_json(self, **kw):
-        kw["failed"] = True
-        result.update(kw)
-        raise _Exit()
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    try:
-        from ansible.module_utils.testing import patch_module_args  # ansible-core >= 2.19
-    except ImportError:  # pragma: no cover
-        patch_module_args = None
-    if patch_module_args is not None:
-        with patch_module_args(args):
-            with pytest.raises(_Exit):
-                voip_qos_analyze.main()
-    else:  # pragma: no cover
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-        with pytest.raises(_Exit):
-            voip_qos_analyze.main()
-    return result
+    return run_module(monkeypatch, voip_qos_analyze, args)
 
 
 def _capture(tmp_path):

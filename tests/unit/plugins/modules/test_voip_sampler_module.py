@@ -4,48 +4,17 @@
 """The voip_sampler module: start/stop idempotence, check mode, summary of real samples."""
 from __future__ import annotations
 
-import json
 import os
 import time
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.nebulavoip.cloud.plugins.module_utils import voip_sampler as vs
 from ansible_collections.nebulavoip.cloud.plugins.modules import voip_sampler
-
-
-class _Exit(Exception):
-    pass
+from ansible_collections.nebulavoip.cloud.tests.unit.plugins.modules.utils import run_module
 
 
 def _run(monkeypatch, args):
-    result = {}
-
-    def exit_json(self, **kw):
-        result.update(kw)
-        raise _Exit()
-
-    def fail_json(self, **kw):
-        kw['failed'] = True
-        result.update(kw)
-        raise _Exit()
-
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-    try:
-        from ansible.module_utils.testing import patch_module_args  # ansible-core >= 2.19
-    except ImportError:  # pragma: no cover
-        patch_module_args = None
-    if patch_module_args is not None:
-        with patch_module_args(args):
-            with pytest.raises(_Exit):
-                voip_sampler.main()
-    else:  # pragma: no cover
-        monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args})))
-        with pytest.raises(_Exit):
-            voip_sampler.main()
-    return result
+    return run_module(monkeypatch, voip_sampler, args)
 
 
 @pytest.fixture
