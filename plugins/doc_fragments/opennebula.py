@@ -91,3 +91,17 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 '''
+
+    # Owner, group and permissions of the objects that have them (OneResourceModule.OWNED).
+    OWNERSHIP = r'''
+options:
+  permissions:
+    description: Octal permissions, for example V('0640') (use=4, manage=2, admin=1 for owner, group, others).
+    type: str
+  owner:
+    description: Owner user (name or ID).
+    type: str
+  group:
+    description: Owner group (name or ID).
+    type: str
+'''

@@ -17,6 +17,7 @@ author:
 extends_documentation_fragment:
   - nebulavoip.cloud.opennebula
   - nebulavoip.cloud.opennebula.attributes
+  - nebulavoip.cloud.opennebula.ownership
 options:
   name:
     description: Name of the image. Required to create it.
@@ -66,15 +67,6 @@ options:
       - Send the delete even when VMs use the image (oned itself may still refuse it).
     type: bool
     default: false
-  permissions:
-    description: Octal permissions, for example V('0640').
-    type: str
-  owner:
-    description: Owner user (name or ID).
-    type: str
-  group:
-    description: Owner group (name or ID).
-    type: str
 seealso:
   - module: nebulavoip.cloud.one_image_info
 '''

@@ -17,6 +17,7 @@ author:
 extends_documentation_fragment:
   - nebulavoip.cloud.opennebula
   - nebulavoip.cloud.opennebula.attributes
+  - nebulavoip.cloud.opennebula.ownership
 options:
   name:
     description: Name of the template. Required to create it.
@@ -85,15 +86,6 @@ options:
     type: str
     choices: [replace, merge]
     default: replace
-  permissions:
-    description: Octal permissions, for example V('0640').
-    type: str
-  owner:
-    description: Owner user (name or ID).
-    type: str
-  group:
-    description: Owner group (name or ID).
-    type: str
 seealso:
   - module: nebulavoip.cloud.one_template_info
 '''

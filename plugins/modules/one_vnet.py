@@ -18,6 +18,7 @@ author:
 extends_documentation_fragment:
   - nebulavoip.cloud.opennebula
   - nebulavoip.cloud.opennebula.attributes
+  - nebulavoip.cloud.opennebula.ownership
 options:
   name:
     description:
@@ -117,15 +118,6 @@ options:
         to remove a range with leases of VMs, and the module then fails with oned's message.
     type: bool
     default: false
-  permissions:
-    description: Octal permissions, for example V('0640') (use=4, manage=2, admin=1 for owner, group, others).
-    type: str
-  owner:
-    description: Owner user (name or ID).
-    type: str
-  group:
-    description: Owner group (name or ID).
-    type: str
 seealso:
   - module: nebulavoip.cloud.one_vnet_info
 '''
