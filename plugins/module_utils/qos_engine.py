@@ -46,7 +46,7 @@ from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_rtp import (
 )
 from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_sip import SipTracker, looks_like_sip
 
-__all__ = ["QosError", "analyze"]
+__all__ = ["QosError", "aggregate_streams", "analyze"]
 
 SIP_PORTS = (5060, 5061)
 FLUSH_PACKETS = 20000  # packets per batch handed to the stream state machines (pcapng / other readers)
@@ -426,7 +426,8 @@ def stream_report(st, engine, delay_ms=None):
     return rep
 
 
-def _aggregate(reps, one_way=None):
+def aggregate_streams(reps, one_way=None):
+    """The paper's figures over several stream reports (a call, a media kind, a direction); None when empty."""
     if not reps:
         return None
     pk = sum(r["packets"] for r in reps)
@@ -438,13 +439,13 @@ def _aggregate(reps, one_way=None):
     delay = sum(r["paper"]["delay_ms"] * r["packets"] for r in reps) / pk if pk else 0.0
     jit = sum(r["paper"]["jitter_ms"] * r["packets"] for r in reps) / pk if pk else 0.0
     loss_pct = lost * 100.0 / exp if exp else 0.0
-    mos = [r["mos"] for r in reps if r["mos"] is not None]
+    mos = [r["mos"] for r in reps if r.get("mos") is not None]
     return {
         "streams": len(reps), "packets": pk, "expected": exp, "lost": lost,
         "throughput_kbps": round(thr, 3), "delay_ms": round(delay, 3), "jitter_ms": round(jit, 3),
         "packet_loss_pct": round(loss_pct, 3),
-        "rfc3550_mean_jitter_ms": round(sum(r["mean_jitter_ms"] * r["packets"] for r in reps) / pk, 3) if pk else 0.0,
-        "rfc3550_max_jitter_ms": max(r["max_jitter_ms"] for r in reps),
+        "rfc3550_mean_jitter_ms": round(sum((r["mean_jitter_ms"] or 0.0) * r["packets"] for r in reps) / pk, 3) if pk else 0.0,
+        "rfc3550_max_jitter_ms": max((r["max_jitter_ms"] or 0.0) for r in reps),
         "one_way_delay_ms": one_way,
         "mos_min": min(mos) if mos else None, "mos_mean": round(sum(mos) / len(mos), 2) if mos else None,
         "tiphon": tiphon(delay, jit, max(loss_pct, 0.0)),
@@ -466,10 +467,10 @@ def analyze(path, rtp_heuristic=False, delay_ms=None, dest=None):
         c["streams"] = ["%s>%s %s" % (s["src"], s["dst"], s["ssrc"]) for s in reps]
         c["media"] = {}
         for kind in ("audio", "video"):
-            agg = _aggregate([s for s in reps if s["media"] == kind])
+            agg = aggregate_streams([s for s in reps if s["media"] == kind])
             if agg:
                 c["media"][kind] = agg
-        c["qos"] = _aggregate(reps)
+        c["qos"] = aggregate_streams(reps)
     summary = {
         "capture": os.path.basename(path),
         "frames": eng.frames,
@@ -485,10 +486,10 @@ def analyze(path, rtp_heuristic=False, delay_ms=None, dest=None):
         "by_media": {},
     }
     for kind in ("audio", "video"):
-        agg = _aggregate([s for s in streams if s["media"] == kind])
+        agg = aggregate_streams([s for s in streams if s["media"] == kind])
         if agg:
             summary["by_media"][kind] = agg
-    summary["overall"] = _aggregate(streams)
+    summary["overall"] = aggregate_streams(streams)
     report = {"calls": calls, "registrations": eng.sip.registration_reports(), "streams": streams, "summary": summary}
     if dest:
         write_report(report, dest)

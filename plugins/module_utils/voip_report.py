@@ -27,7 +27,7 @@ import json
 import math
 import os
 
-from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_grades import tiphon
+from ansible_collections.nebulavoip.cloud.plugins.module_utils.qos_engine import aggregate_streams
 
 __metaclass__ = type
 
@@ -314,30 +314,6 @@ def load_run(run_dir):
 
 def _ip(endpoint):
     return endpoint.rsplit(":", 1)[0].strip("[]") if endpoint else ""
-
-
-def aggregate_streams(reps):
-    """Aggregate stream reports into the paper's figures (the same definitions as voip_qos_analyze)."""
-    if not reps:
-        return None
-    pk = sum(r["packets"] for r in reps)
-    exp = sum(r["expected"] for r in reps)
-    lost = sum(r["lost"] for r in reps)
-    span = max(r["end_time_s"] for r in reps) - min(r["start_time_s"] for r in reps)
-    thr = sum(r["bytes"] for r in reps) * 8 / span / 1000.0 if span > 0 else 0.0
-    delay = sum(r["paper"]["delay_ms"] * r["packets"] for r in reps) / pk if pk else 0.0
-    jit = sum(r["paper"]["jitter_ms"] * r["packets"] for r in reps) / pk if pk else 0.0
-    loss_pct = lost * 100.0 / exp if exp else 0.0
-    mos = [r["mos"] for r in reps if r.get("mos") is not None]
-    return {
-        "streams": len(reps), "packets": pk, "expected": exp, "lost": lost,
-        "throughput_kbps": round(thr, 3), "delay_ms": round(delay, 3), "jitter_ms": round(jit, 3),
-        "packet_loss_pct": round(loss_pct, 3),
-        "rfc3550_mean_jitter_ms": round(sum((r["mean_jitter_ms"] or 0.0) * r["packets"] for r in reps) / pk, 3) if pk else 0.0,
-        "rfc3550_max_jitter_ms": max((r["max_jitter_ms"] or 0.0) for r in reps),
-        "mos_min": min(mos) if mos else None, "mos_mean": round(sum(mos) / len(mos), 2) if mos else None,
-        "tiphon": tiphon(delay, jit, max(loss_pct, 0.0)),
-    }
 
 
 def _label(ip, addresses):
