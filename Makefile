@@ -119,11 +119,33 @@ test: deps venv images lint sanity units collection-check tools-test integration
 
 # ---------------------------------------------------------------- the lab
 
+LAB_INVENTORY ?= inventories/lab
+LAB_ARGS ?=
+
 .PHONY: lab
-lab: ## the one-command lab (not yet available: see README, Status)
-	@echo "make lab is not available yet: the emulated cloud, its podman VM backend, the roles and the"
-	@echo "modules exist; site.yml and the lab inventory that tie them together are still to come."
-	@exit 2
+lab: deps venv images ## the whole experiment on this machine: emulated cloud, VMs, Kamailio, calls, QoS, load, report
+	python3 tools/lab/lab_emulator.py start
+	ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml $(LAB_ARGS)
+	@echo "the lab keeps running (VMs: podman ps --filter label=nebulavoip.one-backend=lab-); remove it with: make lab-down"
+
+.PHONY: experiment
+experiment: ## the paper's experiment on the lab (after make lab): 3 VM sizes x 7 distances x voice/video + load
+	python3 tools/lab/lab_emulator.py start
+	ansible-playbook -i $(LAB_INVENTORY) playbooks/experiment.yml $(LAB_ARGS)
+
+.PHONY: lab-test
+lab-test: venv images ## site.yml end to end on a second, temporary lab, asserted from outside
+	pytest -v -p no:cacheprovider tests/lab
+
+.PHONY: lab-status
+lab-status: ## the lab's emulator and VMs
+	-@python3 tools/lab/lab_emulator.py status
+	@podman ps -a --filter label=nebulavoip.one-backend=lab- --format '{{.Names}}\t{{.Status}}\t{{.Labels}}' \
+	  | sed -E 's/\tmap\[.*one.vm.name:([^ ]+).*/\t\1/'
+
+.PHONY: lab-down
+lab-down: ## stop the lab's emulator and remove its VMs (containers), networks and state
+	python3 tools/lab/lab_emulator.py down
 
 # ---------------------------------------------------------------- packaging
 

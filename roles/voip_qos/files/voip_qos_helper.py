@@ -145,11 +145,16 @@ class Ctrl(object):
         self.sock.sendall(str(len(body)).encode() + b":" + body + b",")
         deadline = time.time() + timeout
         while time.time() < deadline:
+            # one read can bring the response and the events that follow it (the dial's first call
+            # event often shares the segment): keep them all before returning
+            response = None
             for msg in self._read(deadline - time.time()):
                 if msg.get("response") and msg.get("token") == token:
-                    return msg
-                if msg.get("event"):
+                    response = msg
+                elif msg.get("event"):
                     self.events.append(msg)
+            if response is not None:
+                return response
         return None
 
     def pump(self, timeout):
