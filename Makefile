@@ -114,7 +114,7 @@ collection-check: venv ## the collection builds and every plugin has its documen
 	  "$$(ls plugins/modules/*.py | xargs -n1 basename | sed 's/\.py$$//; s/^/nebulavoip.cloud./' | sort)"
 
 .PHONY: test
-test: deps venv images lint sanity units collection-check tools-test integration molecule ## everything CI runs
+test: deps venv images lint sanity units collection-check tools-test integration molecule lab-test ## everything CI runs
 	@echo "make test: all checks passed"
 
 # ---------------------------------------------------------------- the lab
