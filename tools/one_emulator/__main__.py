@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", default=os.environ.get("ONE_EMULATOR_BACKEND"),
                         help="VM backend hook: 'podman' (containers for RUNNING VMs) or module:Class (env ONE_EMULATOR_BACKEND; default none)")
     parser.add_argument("--backend-opt", action="append", default=[], metavar="KEY=VALUE",
-                        help="backend option, repeatable (podman: prefix, image, stats_interval, stop_timeout, boot_timeout, script_timeout)")
+                        help="backend option, repeatable (podman: prefix, image, stats_interval, stop_timeout, boot_timeout, script_timeout, cap_add)")
     parser.add_argument("--quiet", action="store_true", help="do not log calls on stderr")
     args = parser.parse_args(argv)
     options = {}

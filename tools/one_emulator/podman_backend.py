@@ -40,6 +40,9 @@ from .backend import VMBackend
 DEFAULT_IMAGE = "localhost/nebulavoip/debian12:latest"
 DEFAULT_PREFIX = "one-"
 ULIMITS = ("nofile=20000:20000", "nproc=32768:32768")
+# A VM's root may configure its own network (iptables, tc) as in a real VM: NET_ADMIN, in the
+# container's own network namespace only.
+DEFAULT_CAPS = "NET_ADMIN"
 OWNER_LABEL = "nebulavoip.one-backend"
 CONTEXT_DIR = "/run/one-context"  # /var/run is a link to /run, a tmpfs under systemd: rewritten at every start
 STATE_DIR = "/var/lib/one-context"
@@ -116,7 +119,8 @@ class PodmanBackend(VMBackend):  # pylint: disable=too-many-instance-attributes
 
     # pylint: disable-next=too-many-arguments
     def __init__(self, prefix: Optional[str] = None, image: Optional[str] = None, podman: Optional[str] = None,
-                 stats_interval: Any = 5.0, stop_timeout: Any = 10, boot_timeout: Any = 60.0, script_timeout: Any = 600.0) -> None:
+                 stats_interval: Any = 5.0, stop_timeout: Any = 10, boot_timeout: Any = 60.0, script_timeout: Any = 600.0,
+                 cap_add: Optional[str] = None) -> None:
         self.prefix = prefix if prefix is not None else os.environ.get("NEBULAVOIP_LAB_PREFIX", DEFAULT_PREFIX)
         self.image = image or os.environ.get("NEBULAVOIP_LAB_IMAGE", DEFAULT_IMAGE)
         self.podman = podman or os.environ.get("NEBULAVOIP_LAB_PODMAN", "podman")
@@ -124,6 +128,7 @@ class PodmanBackend(VMBackend):  # pylint: disable=too-many-instance-attributes
         self.stop_timeout = int(stop_timeout)
         self.boot_timeout = float(boot_timeout)
         self.script_timeout = float(script_timeout)
+        self.cap_add = [c for c in (DEFAULT_CAPS if cap_add is None else cap_add).split(",") if c.strip()]
         self.env = dict(os.environ)
         if not self.env.get("CONTAINERS_CONF") and os.path.exists(REPO_CONTAINERS_CONF):
             self.env["CONTAINERS_CONF"] = REPO_CONTAINERS_CONF
@@ -452,6 +457,8 @@ class PodmanBackend(VMBackend):  # pylint: disable=too-many-instance-attributes
         args = ["run", "-d", "--name", self.container(vid), "--hostname", spec["hostname"], "--systemd=always"]
         for ulimit in ULIMITS:
             args += ["--ulimit", ulimit]
+        for cap in self.cap_add:
+            args += ["--cap-add", cap.strip()]
         args += self._limits_args(spec)
         for label in ("one.vmid=%d" % vid, "one.vm.name=%s" % spec["name"], "one.vm.uuid=%s" % spec["uuid"],
                       "%s=%s" % (OWNER_LABEL, self.prefix), "nebulavoip.cpu=%g" % spec["cpu"], "nebulavoip.memory=%d" % spec["memory"]):

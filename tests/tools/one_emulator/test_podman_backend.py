@@ -154,6 +154,9 @@ def test_a_running_vm_is_a_container_with_its_lease_limits_context_and_real_moni
         "%s.0/24 %s.1" % (SUBNET, SUBNET))
     assert podman("inspect", name, "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}") == "%d 500000000" % (256 << 20)
     assert container_exec(name, "hostname") == "voip-srv-1"
+    # root of the VM manages its own network, as in a real VM (the QoS role's impairment rules need it)
+    assert "NET_ADMIN" in podman("inspect", name, "--format", "{{.EffectiveCaps}}")
+    assert container_exec(name, "ip link set dev lo mtu 65536 && echo ok") == "ok"
     assert container_exec(name, "stat -c %a /root/.ssh/authorized_keys; cat /root/.ssh/authorized_keys") == "600\n" + KEY
     assert container_exec(name, "cat /root/start_script.out") == "started-voip-srv-1"
     one_env = container_exec(name, "cat /run/one-context/one_env")
