@@ -5,6 +5,8 @@
 Pure logic (no XML-RPC here):
 
 * :func:`describe_vm` -- the structured facts of a VM document (``one.vmpool.infoextended``);
+* :func:`raw_monitoring` / :func:`describe_monitoring` -- the MONITORING element of a VM document
+  (either of pyone's forms) as facts (``one_vm_info``'s ``monitoring``);
 * :func:`classify` -- where a VM rests or is heading (running, poweredoff ... failure);
 * :func:`route` -- the oned actions that take a VM from one resting state to another;
 * :func:`plan_vm` -- the ordered operations (actions, resize, NIC hotplug, context,
@@ -13,6 +15,8 @@ Pure logic (no XML-RPC here):
 """
 
 import re
+import xml.etree.ElementTree as ET
+from decimal import Decimal
 
 from ansible_collections.nebulavoip.cloud.plugins.module_utils import one_template
 from ansible_collections.nebulavoip.cloud.plugins.module_utils.one_states import LCM_STATE, VM_STATE, vm_state_name
@@ -381,6 +385,120 @@ def failure_text(doc):
     user = _user_template(doc)
     error = _nonempty(user.get('ERROR')) or 'oned reported no ERROR text'
     return f'VM {doc.get("NAME")!r} (ID {doc.get("ID")}) is in {state_text(doc)}: {error}'
+
+
+# --------------------------------------------------------------------------
+# monitoring (the VM document's MONITORING element)
+# --------------------------------------------------------------------------
+# oned 7.2 element -> fact, converter. CPU is a percentage of one CPU (100 = one core busy),
+# MEMORY the memory the VM uses in KiB, the NET*/DISK* counters are cumulative (bytes, operations).
+MONITORING_FACTS = (
+    ('TIMESTAMP', 'timestamp', int),
+    ('CPU', 'cpu', float),
+    ('MEMORY', 'memory', int),
+    ('NETRX', 'net_rx_bytes', int),
+    ('NETTX', 'net_tx_bytes', int),
+    ('DISKRDBYTES', 'disk_read_bytes', int),
+    ('DISKWRBYTES', 'disk_write_bytes', int),
+    ('DISKRDIOPS', 'disk_read_ops', int),
+    ('DISKWRIOPS', 'disk_write_ops', int),
+)
+_MONITORING_SKIP = ('ID',)  # the VM's own ID
+_BINDING_NOISE = ('anytypeobjs_', 'custom_attrs', 'gds_collector_', 'gds_elementtree_node_', 'original_tagname_',
+                  'parent_object_', 'ns_prefix_', 'valueOf_', 'mixedclass_', 'content_')
+
+
+def _xml_value(elem):
+    """An element parsed from an ``xs:any`` string: text for a leaf, a dict (lists for repeats) otherwise."""
+    children = list(elem)
+    if not children:
+        return (elem.text or '').strip()
+    out = {}
+    for child in children:
+        value = _xml_value(child)
+        if child.tag in out:
+            if not isinstance(out[child.tag], list):
+                out[child.tag] = [out[child.tag]]
+            out[child.tag].append(value)
+        else:
+            out[child.tag] = value
+    return out
+
+
+def _plain(value):
+    """Numbers (pyone gives decimal.Decimal), strings, lists and binding objects as plain data."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if not str(k).startswith('@')}
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if hasattr(value, '__dict__'):
+        return {k: _plain(v) for k, v in vars(value).items()
+                if v is not None and v != [] and re.match(r'^[A-Z][A-Z0-9_]*$', k) and not k.endswith('_nsprefix_')}
+    return str(value)
+
+
+def raw_monitoring(element):
+    """The MONITORING element of a VM document as ``{oned name: value}``.
+
+    ``element`` is what pyone parsed, in either of oned's forms: ``one.vm.info`` (vm.xsd: typed
+    fields, numbers as ``Decimal``) or a pool listing (vm_pool.xsd: ``xs:any``, the children kept
+    as XML strings in ``anytypeobjs_``); a plain dict is taken as it is. Empty -> ``{}``.
+    """
+    if element is None or element == '':
+        return {}
+    if isinstance(element, dict):
+        return _plain(element)
+    out = {}
+    for item in getattr(element, 'anytypeobjs_', None) or []:
+        if not isinstance(item, str):
+            continue
+        try:
+            node = ET.fromstring(item)
+        except ET.ParseError:
+            continue
+        value = _xml_value(node)
+        if node.tag not in out:
+            out[node.tag] = value
+        elif isinstance(out[node.tag], list):
+            out[node.tag].append(value)
+        else:
+            out[node.tag] = [out[node.tag], value]
+    for key, value in (_plain(element) or {}).items() if hasattr(element, '__dict__') else ():
+        if key not in _BINDING_NOISE:
+            out[key] = value
+    return out
+
+
+def describe_monitoring(raw, memory_mb=None):
+    """Facts of a MONITORING element (:func:`raw_monitoring`), ``{}`` when oned has recorded none.
+
+    ``cpu`` (% of one CPU), ``memory`` (KiB), ``timestamp`` (epoch seconds of the record; absent in
+    the short form of ``one.vmpool.info``), the NET/DISK counters when present, ``memory_pct``
+    (``memory`` over the VM's MEMORY when ``memory_mb`` is given) and ``extra``: any other element
+    (``STATE``, ``DISK_SIZE``, ``GUEST_IP`` ... as oned names them).
+    """
+    out = {}
+    for name, fact, conv in MONITORING_FACTS:
+        value = raw.get(name)
+        if value in (None, '') or isinstance(value, (dict, list)):
+            continue
+        try:
+            out[fact] = conv(float(value)) if conv is int else conv(value)
+        except (TypeError, ValueError, OverflowError):
+            continue
+    if not out:
+        return {}
+    known = {m[0] for m in MONITORING_FACTS} | set(_MONITORING_SKIP)
+    extra = {k: v for k, v in sorted(raw.items()) if k not in known and v not in (None, '', [], {})}
+    if extra:
+        out['extra'] = extra
+    if out.get('memory') is not None and memory_mb:
+        out['memory_pct'] = round(out['memory'] * 100.0 / (float(memory_mb) * 1024.0), 2)
+    return out
 
 
 # --------------------------------------------------------------------------

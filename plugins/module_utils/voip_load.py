@@ -9,7 +9,9 @@ Pure Python (>= 3.8, stdlib only).
   one line every ``-fd`` seconds plus a final one; ``(C)`` columns are cumulative).
 * ``capacity_search`` raises the call rate until a step fails (failed calls above a share, or
   the mean response time above a bound) or a time budget runs out; the runner is injected.
-* ``tables``, ``load_csv``, ``svg_plot`` and ``html_section`` make the report's load section.
+* ``tables``, ``load_csv``, ``svg_plot`` and ``html_section`` make the report's load section;
+  ``one_vm_rows`` the table of OpenNebula's own monitoring of the server's VM (one_vm_info),
+  recorded at the end of each step when an OpenNebula endpoint is known.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -294,6 +296,76 @@ def load_csv(steps):
     return out.getvalue()
 
 
+ONE_VM_FIELDS = ('users', 'vm', 'vm_id', 'state', 'vcpu', 'memory_mb', 'records', 'cpu_pct_mean', 'cpu_pct_max',
+                 'memory_mib_mean', 'memory_mib_max', 'memory_pct_mean', 'net_rx_bytes', 'net_tx_bytes',
+                 'timestamp', 'time_utc', 'error')
+
+
+def _step_window(step):
+    """(first, last) sample time of the step over all sampled hosts, or (None, None)."""
+    firsts = [u.get('first_ts') for u in (step.get('usage') or {}).values() if isinstance(u, dict) and u.get('first_ts') is not None]
+    lasts = [u.get('last_ts') for u in (step.get('usage') or {}).values() if isinstance(u, dict) and u.get('last_ts') is not None]
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
+def _mean_max(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return round(sum(values) / len(values), 2), round(max(values), 2)
+
+
+def one_vm_rows(steps):
+    """One row per step that read the VM's monitoring from OpenNebula (step['one_vm'], see roles/voip_loadtest/tasks/one_vm.yml).
+
+    The records are those oned took from the step's first sample on (``one_vm['history']``, from
+    one_vm_info's monitoring_history; else the newest record alone when it is that recent):
+    cpu_pct is MONITORING/CPU (% of one CPU), memory_mib MONITORING/MEMORY (KiB) in MiB,
+    memory_pct the same over the VM's MEMORY; the counters and the time are the newest record's.
+    """
+    rows = []
+    for step in sorted(steps, key=lambda s: s['users']):
+        vm = step.get('one_vm') or {}
+        if not vm:
+            continue
+        latest = vm.get('monitoring') or {}
+        first = _step_window(step)[0]
+        records = [r for r in (vm.get('history') or []) if isinstance(r, dict) and r.get('timestamp') is not None]
+        # from the second before the step's first sample on, whole seconds (oned's TIMESTAMP), as the role asks one_vm_info
+        since = None if first is None else int(first - 1)
+        if not records and latest.get('timestamp') is not None and (since is None or latest['timestamp'] >= since):
+            records = [latest]
+        if since is not None:
+            records = [r for r in records if r['timestamp'] >= since]
+        newest = max(records, key=lambda r: r['timestamp']) if records else latest
+        cpu_mean, cpu_max = _mean_max([r.get('cpu') for r in records])
+        mem_mean, mem_max = _mean_max([None if r.get('memory') is None else r['memory'] / 1024.0 for r in records])
+        ts = newest.get('timestamp')
+        error = None if vm.get('ok', True) else (vm.get('msg') or 'no monitoring')
+        if error is None and not records:
+            error = 'no record since the step began (newest: %s)' % (
+                'none' if ts is None else time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(ts)))
+        rows.append({
+            'users': step['users'], 'vm': vm.get('name'), 'vm_id': vm.get('id'), 'state': vm.get('state'),
+            'vcpu': vm.get('vcpu'), 'memory_mb': vm.get('memory_mb'), 'records': len(records),
+            'cpu_pct_mean': cpu_mean, 'cpu_pct_max': cpu_max, 'memory_mib_mean': mem_mean, 'memory_mib_max': mem_max,
+            'memory_pct_mean': _mean_max([r.get('memory_pct') for r in records])[0],
+            'net_rx_bytes': newest.get('net_rx_bytes'), 'net_tx_bytes': newest.get('net_tx_bytes'),
+            'timestamp': ts, 'time_utc': None if ts is None else time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(ts)),
+            'error': error,
+        })
+    return rows
+
+
+def one_vm_csv(rows):
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=ONE_VM_FIELDS, lineterminator='\n')
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(dict((k, '' if row.get(k) is None else row.get(k)) for k in ONE_VM_FIELDS))
+    return out.getvalue()
+
+
 # ---------------------------------------------------------------------------- SVG plots
 
 _COLOURS = ('#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b')
@@ -451,6 +523,15 @@ def html_section(steps, hosts, capacity=None, plot_svgs=None, wrap=True):
         parts.append(html_table('Capacity search', rows, ('cps', 'created', 'ok', 'failed', 'rate', 'rt', 'conc', 'verdict'),
                                 ('Calls/s', 'Calls', 'Successful', 'Failed', 'Success (%)', 'Response time (ms)',
                                  'Concurrent (max)', 'Verdict')))
+    vm_rows = one_vm_rows(steps)
+    if vm_rows:
+        names = sorted(set(r['vm'] or '?' for r in vm_rows))
+        parts.append(html_table('OpenNebula\'s monitoring of the VM %s during each step (one_vm_info: its records from the step\'s '
+                                'first sample on)' % ', '.join(names), vm_rows,
+                                ('users', 'records', 'cpu_pct_mean', 'cpu_pct_max', 'memory_mib_mean', 'memory_pct_mean',
+                                 'time_utc', 'error'),
+                                ('Users', 'Records', 'CPU mean (% of one CPU)', 'CPU max (% of one CPU)', 'Memory (MiB)',
+                                 'Memory (% of the VM)', 'Newest record (UTC)', 'Error')))
     for name in ('cpu_vs_users', 'ram_vs_users', 'success_vs_cps'):
         if name in plot_svgs:
             parts.append('<figure class="plot" id="%s">%s</figure>' % (name, plot_svgs[name]))

@@ -14,6 +14,13 @@ Two layers, both pure Python (3.8+), no third-party package:
   ``qos.json`` of ``voip_qos_analyze``, ``caller-N/result.json`` of the user agents,
   ``impairment.json`` and ``impairment-stats.json``), :func:`build_qos_report` merges them into
   one dict, :func:`summary_rows` flattens it into the rows of ``summary.csv``.
+* Parts of a run page: every producer (the QoS report, the load test, ...) keeps what it adds to
+  the run's page in ``<run_dir>/<name>_section.json`` (:func:`section_doc`: its sections, the
+  dict it adds to ``report.json`` under ``<name>`` and its page parameters);
+  :func:`read_section_files` reads them all and :func:`assemble_run` renders ``index.html`` and
+  ``report.json`` from every part, so whichever producer runs last writes a page with all of
+  them. A directory ``<name>/`` beside ``<name>_section.json`` (the load test's ``load/``) is that
+  producer's, not a host of the QoS run.
 
 Every output is a pure function of the inputs (sorted keys, fixed float formatting, no clock),
 so writing them again from the same inputs changes nothing.
@@ -283,12 +290,26 @@ def _read_json(path):
         return json.loads(handle.read().decode("utf-8"))
 
 
-def load_run(run_dir):
-    """Read what the role fetched: {host: {"qos": dict|None, "ua": [results], "impairment": ..., "impairment_stats": ...}}."""
+def not_host_dirs(run_dir, names=None):
+    """Directories of a run directory that are no QoS host: hidden ones, RESERVED_DIRS, and ``<name>/`` of every ``<name>_section.json``."""
+    names = sorted(os.listdir(run_dir)) if names is None else names
+    skip = set(RESERVED_DIRS)
+    skip.update(n[:-len(SECTION_SUFFIX)] for n in names if n.endswith(SECTION_SUFFIX))
+    skip.update(n for n in names if n.startswith("."))
+    return skip
+
+
+def load_run(run_dir, ignore=()):
+    """Read what the role fetched: {host: {"qos": dict|None, "ua": [results], "impairment": ..., "impairment_stats": ...}}.
+
+    Subdirectories are hosts, except those of :func:`not_host_dirs` and ``ignore``.
+    """
     hosts = {}
-    for host in sorted(os.listdir(run_dir)):
+    names = sorted(os.listdir(run_dir))
+    skip = not_host_dirs(run_dir, names) | set(ignore or ())
+    for host in names:
         hdir = os.path.join(run_dir, host)
-        if not os.path.isdir(hdir):
+        if host in skip or not os.path.isdir(hdir):
             continue
         entry = {"qos": None, "ua": [], "impairment": None, "impairment_stats": None, "files": []}
         for root, dirs, files in os.walk(hdir):
@@ -590,6 +611,94 @@ def add_qos_sections(page, report):
          ("measured_loss_pct", "dropped (%)"), ("measured_delay_ms", "mean hold (ms)")], imp_rows)
         if imp_rows else "<p>No impairment.</p>", order=60)
     return page
+
+
+# ---------------------------------------------------------------- parts of a run page (<name>_section.json)
+
+SECTION_SUFFIX = "_section.json"
+# subdirectories of a run directory that belong to a producer, never to a host (even before its section file exists)
+RESERVED_DIRS = ("load",)
+QOS_PART = "qos"
+
+
+def section_doc(name, sections, report=None, params=None):
+    """What one producer adds to the run page: ``{"format", "name", "sections", "report", "params"}``.
+
+    ``sections``: ``[{"key", "title", "body", "order"}]`` (body: trusted HTML); ``report``: the dict
+    ``report.json`` gets under ``name`` (None: nothing); ``params``: shown on top of the page.
+    """
+    return {"format": REPORT_FORMAT, "name": name,
+            "sections": [{"key": s["key"], "title": s["title"], "body": s["body"], "order": int(s.get("order", 70))} for s in sections],
+            "report": report, "params": dict(params or {})}
+
+
+def _check_doc(name, data):
+    """A section file's content as a section_doc (the single-section form {key, title, body[, order]} is accepted)."""
+    if isinstance(data, dict) and "key" in data and "body" in data and "sections" not in data:
+        data = {"name": name, "sections": [data]}
+    if not isinstance(data, dict) or not isinstance(data.get("sections"), list):
+        raise ValueError("%s%s: not a section file (a JSON object with a list 'sections')" % (name, SECTION_SUFFIX))
+    for sec in data["sections"]:
+        if not isinstance(sec, dict) or not all(isinstance(sec.get(k), str) for k in ("key", "title", "body")):
+            raise ValueError("%s%s: every section needs the strings key, title and body" % (name, SECTION_SUFFIX))
+    return section_doc(name, data["sections"], data.get("report"), data.get("params") if isinstance(data.get("params"), dict) else None)
+
+
+def read_section_files(run_dir):
+    """{name: section_doc} of every ``<run_dir>/<name>_section.json``; ValueError names a file that is not one."""
+    docs = {}
+    for fname in sorted(os.listdir(run_dir)):
+        path = os.path.join(run_dir, fname)
+        if not fname.endswith(SECTION_SUFFIX) or not os.path.isfile(path):
+            continue
+        name = fname[:-len(SECTION_SUFFIX)]
+        try:
+            data = _read_json(path)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError("%s: not valid JSON (%s)" % (fname, exc))
+        docs[name] = _check_doc(name, data)
+    return docs
+
+
+def qos_sections(report):
+    """The QoS sections of a report as section_doc items (the page's own params are not part of them)."""
+    page = ReportPage("")
+    add_qos_sections(page, report)
+    return [dict(s) for s in page.ordered()]
+
+
+def assemble_run(title, params, parts, extra_sections=None, qos_report=None):
+    """Render a run from its parts: ``({"report.json", "index.html"[, "summary.csv"]}, page)``.
+
+    ``parts``: {name: section_doc}; the ``qos`` part's report (or ``qos_report``) is the top level of
+    ``report.json`` as before, every other part's report goes under its name. Page parameters are the
+    parts' (in name order) overlaid with ``params``; sections are sorted by (order, key), a later
+    part or an ``extra_sections`` item with the same key replaces an earlier one.
+    """
+    qos_part = parts.get(QOS_PART)
+    if qos_report is None and qos_part is not None and isinstance(qos_part.get("report"), dict):
+        qos_report = qos_part["report"]
+    page_params = {}
+    for name in sorted(parts):
+        page_params.update(parts[name].get("params") or {})
+    page_params.update(params or {})
+    page_params = dict((k, v) for k, v in page_params.items() if k not in ("addresses",))
+    page = ReportPage(title, page_params)
+    for name in sorted(parts):
+        for sec in parts[name]["sections"]:
+            page.add_section(sec["key"], sec["title"], sec["body"], sec.get("order", 70))
+    for sec in extra_sections or []:
+        page.add_section(sec["key"], sec["title"], sec["body"], sec.get("order", 70))
+    report = dict(qos_report) if qos_report is not None else build_qos_report({}, params or {})
+    for name in sorted(parts):
+        if name != QOS_PART and parts[name].get("report") is not None:
+            # a part named like a key of the QoS report goes beside it, not over it
+            report[name if name not in report else name + "_part"] = parts[name]["report"]
+    report["parts"] = sorted(parts)
+    files = {"report.json": to_json(report), "index.html": page.render()}
+    if qos_report is not None:
+        files["summary.csv"] = to_csv(SUMMARY_COLUMNS, summary_rows(qos_report))
+    return files, page
 
 
 def render_qos_files(report, title, extra_sections=None):

@@ -22,6 +22,10 @@ description:
     with the paper's columns (users, CPU, RAM and disk usage; one for the cloud host and one for the SIP
     server), SVG plots (CPU and RAM against users, successful calls against calls per second) and an HTML
     section (also written as a page of its own, C(load.html)) in O(dest).
+  - When the steps carry OpenNebula's own monitoring of the server's VM (C(one_vm), from
+    M(nebulavoip.cloud.one_vm_info)), O(operation=report) also writes C(load_one_vm.csv) and adds its table to the section.
+  - O(operation=report) writes the load test's part of the run page as C(load_section.json), which
+    M(nebulavoip.cloud.voip_report) picks up whichever role assembles the page last.
 version_added: "0.1.0"
 author:
   - NebulaVoIP maintainers (@nebulavoip)
@@ -112,6 +116,8 @@ options:
       - With O(operation=report), one item per load step - C(users), C(calls_planned), C(status),
         C(register) and C(calls) (SIPp figures as O(operation=sipp_stats) returns them) and C(usage),
         a dict of sampler summaries (as M(nebulavoip.cloud.voip_sampler) returns them) by host key.
+      - Optional C(one_vm) - C(name), C(id), C(ok), C(msg), C(state), C(vcpu), C(memory_mb) and C(monitoring) (the
+        RV(nebulavoip.cloud.one_vm_info#module:vms[].monitoring) of the server's VM read at the end of the step).
     type: list
     elements: dict
     default: []
@@ -132,6 +138,12 @@ options:
     description: Title of C(load.html).
     type: str
     default: Load test
+  params:
+    description:
+      - With O(operation=report), the run parameters the load test adds to the top of the run's C(index.html)
+        (kept in C(load_section.json), see RV(section)).
+    type: dict
+    default: {}
 notes:
   - O(operation=sipp_stats) and O(operation=report) support check mode (nothing is written in check mode);
     O(operation=capacity) does nothing in check mode.
@@ -231,9 +243,19 @@ section:
   description:
     - The load section for the run's C(index.html) in the form the C(sections) option of
       M(nebulavoip.cloud.voip_report) takes - C(key), C(title), C(order) and C(body) (the tables and the
-      inline SVG plots). Also written as C(load_section.json).
+      inline SVG plots).
+    - Written into C(load_section.json) with the report data (C(report), the content of C(load.json)) and
+      O(params), where M(nebulavoip.cloud.voip_report) finds it.
   returned: when O(operation=report)
   type: dict
+one_vm:
+  description:
+    - One row per step that read OpenNebula's monitoring of the server's VM - C(users), C(vm), C(cpu_pct)
+      (MONITORING/CPU, % of one CPU), C(memory_mib), C(memory_pct), C(timestamp), C(time_utc), C(age_s) (age of the record
+      at the step's last sample), C(in_step), C(error). Also C(load_one_vm.csv).
+  returned: when O(operation=report)
+  type: list
+  elements: dict
 """
 
 import json
@@ -333,11 +355,13 @@ def do_report(module):
     tables = dict((h[0], vl.table_rows(steps, h[0])) for h in hosts)
     svgs = vl.plots(steps, hosts, p['capacity'])
     section_html = vl.html_section(steps, hosts, p['capacity'], svgs)
-    csv_text = vl.load_csv(steps)
     data = {'tables': tables, 'hosts': [{'key': k, 'name': n} for k, n in hosts], 'steps': steps,
             'capacity': p['capacity']}
+    vm_rows = vl.one_vm_rows(steps)
+    if vm_rows:
+        data['one_vm'] = vm_rows
     files = {
-        'load.csv': csv_text,
+        'load.csv': vl.load_csv(steps),
         'load.json': json.dumps(data, indent=2, sort_keys=True) + '\n',
         'load.html': vl.standalone_html(p['title'], section_html),
     }
@@ -345,9 +369,14 @@ def do_report(module):
         files["load_table_%s.csv" % key] = vl.table_csv(tables[key])
     for name, svg in svgs.items():
         files['load_%s.svg' % name] = svg + '\n'
+    if vm_rows:
+        files['load_one_vm.csv'] = vl.one_vm_csv(vm_rows)
     section = {'key': 'load', 'title': 'Load test', 'order': 80,
                'body': vl.html_section(steps, hosts, p['capacity'], svgs, wrap=False)}
-    files['load_section.json'] = json.dumps(section, indent=2, sort_keys=True) + '\n'
+    # the run page's part of the load test, as nebulavoip.cloud.voip_report reads every <name>_section.json:
+    # its sections, what report.json gets under "load" (load.json's content) and the page parameters
+    part = {'format': 1, 'name': 'load', 'sections': [section], 'report': data, 'params': p['params']}
+    files['load_section.json'] = json.dumps(part, indent=2, sort_keys=True) + '\n'
     changed = False
     written = []
     for name in sorted(files):
@@ -361,10 +390,7 @@ def do_report(module):
                 os.makedirs(p['dest'])
             with open(path, 'w') as handle:
                 handle.write(files[name])
-    section = {'key': 'load', 'title': 'Load test', 'order': 80,
-               'body': vl.html_section(steps, hosts, p['capacity'], svgs, wrap=False)}
-    files['load_section.json'] = json.dumps(section, indent=2, sort_keys=True) + '\n'
-    return {'changed': changed, 'tables': tables, 'files': written, 'section': section}
+    return {'changed': changed, 'tables': tables, 'files': written, 'section': section, 'one_vm': vm_rows}
 
 
 def main():
@@ -398,6 +424,7 @@ def main():
                        default=[{'key': 'cloud', 'name': 'cloud host'}, {'key': 'server', 'name': 'SIP server'}]),
             dest=dict(type='path'),
             title=dict(type='str', default='Load test'),
+            params=dict(type='dict', default={}),
         ),
         supports_check_mode=True,
     )

@@ -10,20 +10,24 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: voip_report
-short_description: Assemble the report of a VoIP quality run (report.json, summary.csv, index.html)
+short_description: Assemble the page of a VoIP run (report.json, summary.csv, index.html) from its parts
 description:
   - Reads the results that the C(nebulavoip.cloud.voip_qos) role fetched into a run directory
     (one subdirectory per host with C(qos.json) from M(nebulavoip.cloud.voip_qos_analyze), the CSV files,
-    the user agents' C(caller-N/result.json), C(impairment.json) and C(impairment-stats.json)) and
-    writes three files into the run directory.
+    the user agents' C(caller-N/result.json), C(impairment.json) and C(impairment-stats.json)), keeps the QoS
+    part of the page in C(qos_section.json) and writes the run's files.
+  - A run directory can hold the work of several roles. Each keeps its part of the page in
+    C(<run_dir>/<name>_section.json) - its sections, the dict C(report.json) gets under C(<name>) and its page
+    parameters (M(nebulavoip.cloud.voip_load) writes C(load_section.json)). Every such file is read and rendered,
+    so whichever role assembles the page last, C(index.html) and C(report.json) carry every part.
   - C(report.json) - the calls (user-agent outcome merged with the SIP dialog of the capture by
     Call-ID; a failed call carries its reason), every RTP stream, the impairment per host and the
-    run parameters.
+    run parameters; the other parts' data under their names (for example C(load)) and their names in C(parts).
   - C(summary.csv) - one row per call, media kind and direction (C(both), C(caller->callee),
-    C(callee->caller)) with throughput, delay, jitter, packet loss, MOS and TIPHON grades.
+    C(callee->caller)) with throughput, delay, jitter, packet loss, MOS and TIPHON grades (when there is a QoS part).
   - C(index.html) - one self-contained page (inline CSS and SVG, no script, nothing loaded from
     the network) with the run parameters on top, the tables, MOS per call and per-stream plots
-    of jitter, loss and bitrate over time; TIPHON grades are shown as colours.
+    of jitter, loss and bitrate over time (TIPHON grades shown as colours), then the other parts' sections.
   - Meant to run on the controller (C(delegate_to=localhost)). Writes a file only when its
     content changes, so the same inputs give C(changed=false).
 version_added: "0.1.0"
@@ -32,10 +36,18 @@ author:
 options:
   run_dir:
     description:
-      - The run directory, C(reports/<run_id>/). Its subdirectories are the hosts; files directly in
-        it (the outputs of this module) are ignored as inputs.
+      - The run directory, C(reports/<run_id>/). Its subdirectories are the hosts of the QoS run, except hidden
+        ones, C(load/) and any C(<name>/) beside a C(<name>_section.json) (another role's files, such as the load
+        test's samples); the files directly in it are the parts and the outputs.
     type: path
     required: true
+  qos:
+    description:
+      - Build the QoS part from the host subdirectories and write it as C(qos_section.json) (when there is any host).
+      - V(false) for a role that only adds its own part (the load test) - the QoS part then comes from
+        C(qos_section.json) as the C(nebulavoip.cloud.voip_qos) role left it, with that role's parameters.
+    type: bool
+    default: true
   params:
     description:
       - The run's parameters, shown on top of the page and stored in C(report.json) (for example
@@ -55,8 +67,10 @@ options:
     type: str
   sections:
     description:
-      - Extra sections for the page (for example load-test tables and plots), after the QoS ones
-        unless their O(sections[].order) is below 70. The body is trusted HTML.
+      - Extra sections for the page, after the QoS ones unless their O(sections[].order) is below 70. The body is
+        trusted HTML.
+      - Each is kept as a part of the page, in C(<key>_section.json) (or in the part of that name when it exists),
+        so that a later run of this module keeps it.
     type: list
     elements: dict
     default: []
@@ -81,6 +95,8 @@ notes:
   - Supports check mode - it then reports which files it would write.
   - The HTML, SVG and CSV rendering lives in C(plugins/module_utils/voip_report.py) as a small
     sections API that other reports of the collection reuse.
+  - A part file is a JSON object with C(format) (1), C(name), C(sections) (a list of objects with C(key), C(title), C(body) and
+    C(order)), C(report) (any JSON value, or null) and C(params) (an object); a single section object is accepted too.
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -103,6 +119,14 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
   register: report
+
+- name: The load test's part joined to a QoS run's page (the QoS part stays as voip_qos wrote it)
+  nebulavoip.cloud.voip_report:
+    run_dir: "{{ playbook_dir }}/reports/{{ run_id }}"
+    qos: false
+    params:
+      load_users: [2, 4, 6, 8, 10]
+  delegate_to: localhost
 
 - name: Add a section of one's own
   nebulavoip.cloud.voip_report:
@@ -137,14 +161,26 @@ written:
   returned: always
   type: list
   elements: str
-  sample: [index.html, report.json, summary.csv]
+  sample: [index.html, qos_section.json, report.json, summary.csv]
 hosts:
-  description: The host directories read.
+  description: The host directories read (none with O(qos=false)).
   returned: always
   type: list
   elements: str
+parts:
+  description: The parts of the page - the names of the C(<name>_section.json) files, this task's included.
+  returned: always
+  type: list
+  elements: str
+  sample: [load, qos]
+sections:
+  description: The keys of the page's sections in page order.
+  returned: always
+  type: list
+  elements: str
+  sample: [calls, summary, mos, streams, stream_table, impairment, load]
 capture_host:
-  description: The host whose capture gave the calls and the streams (null without any capture).
+  description: The host whose capture gave the calls and the streams (null without any capture, or without a QoS part).
   returned: always
   type: str
 calls:
@@ -204,17 +240,37 @@ figures:
   type: int
 """
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nebulavoip.cloud.plugins.module_utils.voip_report import (
+    QOS_PART,
+    SECTION_SUFFIX,
+    assemble_run,
     build_qos_report,
     load_run,
-    render_qos_files,
+    qos_sections,
+    read_section_files,
+    section_doc,
     summary_rows,
+    to_json,
     write_files,
 )
+
+
+def add_sections(parts, sections):
+    """Put the sections of the task into parts (a part per section key, or into the part of that name); return the names touched."""
+    touched = []
+    for sec in sections:
+        name = sec["key"]
+        doc = parts.get(name) or section_doc(name, [])
+        doc["sections"] = [s for s in doc["sections"] if s["key"] != name] + section_doc(name, [sec])["sections"]
+        parts[name] = doc
+        if name not in touched:
+            touched.append(name)
+    return touched
 
 
 def main():
@@ -224,6 +280,7 @@ def main():
             params=dict(type="dict", default={}),
             title=dict(type="str", default="NebulaVoIP call quality"),
             capture_host=dict(type="str"),
+            qos=dict(type="bool", default=True),
             sections=dict(type="list", elements="dict", default=[], options=dict(
                 key=dict(type="str", required=True, no_log=False),
                 title=dict(type="str", required=True),
@@ -233,21 +290,32 @@ def main():
         ),
         supports_check_mode=True,
     )
-    run_dir = module.params["run_dir"]
+    p = module.params
+    run_dir = p["run_dir"]
     if not os.path.isdir(run_dir):
         module.fail_json(msg="run_dir %s is not a directory" % run_dir)
     try:
-        hosts = load_run(run_dir)
+        parts = read_section_files(run_dir)
+        hosts = load_run(run_dir) if p["qos"] else {}
     except (IOError, OSError, ValueError) as exc:
         module.fail_json(msg="cannot read the results in %s: %s" % (run_dir, exc))
-    if module.params["capture_host"] and module.params["capture_host"] not in hosts:
-        module.fail_json(msg="capture_host %s has no directory in %s" % (module.params["capture_host"], run_dir))
-    report = build_qos_report(hosts, module.params["params"], module.params["capture_host"])
-    files, figures = render_qos_files(report, module.params["title"], module.params["sections"])
+    if p["capture_host"] and p["capture_host"] not in hosts:
+        module.fail_json(msg="capture_host %s has no directory in %s" % (p["capture_host"], run_dir))
+    own = {}
+    qos_report = None
+    if p["qos"] and hosts:
+        qos_report = build_qos_report(hosts, p["params"], p["capture_host"])
+        parts[QOS_PART] = section_doc(QOS_PART, qos_sections(qos_report), qos_report, p["params"])
+        own[QOS_PART + SECTION_SUFFIX] = to_json(parts[QOS_PART])
+    for name in add_sections(parts, p["sections"]):
+        own[name + SECTION_SUFFIX] = to_json(parts[name])
+    files, page = assemble_run(p["title"], p["params"], parts, qos_report=qos_report)
+    files.update(own)
     try:
         written = write_files(run_dir, files, module.check_mode)
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot write the report into %s: %s" % (run_dir, exc))
+    report = json.loads(files["report.json"])
     module.exit_json(
         changed=bool(written),
         run_dir=run_dir,
@@ -256,11 +324,13 @@ def main():
         index_html=os.path.join(run_dir, "index.html"),
         written=written,
         hosts=sorted(hosts),
+        parts=sorted(parts),
+        sections=[s["key"] for s in page.ordered()],
         capture_host=report["capture_host"],
         calls=report["calls"],
         summary=report["summary"],
         rows=len(summary_rows(report)),
-        figures=figures,
+        figures=page.figures(),
     )
 
 

@@ -12,7 +12,8 @@ import pytest
 REPORTS = os.path.join(os.environ.get('MOLECULE_EPHEMERAL_DIRECTORY', ''), 'reports')
 RUN = os.path.join(REPORTS, 'molecule')
 BAD = os.path.join(REPORTS, 'molecule-bad')
-STEPS = [2, 4, 6, 8, 10]
+PAPER_STEPS = [2, 4, 6, 8, 10]
+STEPS = PAPER_STEPS + [50]  # the paper's steps, then one beyond
 SERVER = 'nebulavoip-lt-sip'
 
 
@@ -32,9 +33,10 @@ def load():
 
 
 @pytest.mark.parametrize('key', ['cloud', 'server'])
-def test_both_tables_have_five_rows_of_percentages(key):
+def test_both_tables_have_the_papers_five_rows_and_the_step_beyond_in_percent(key):
     with open(os.path.join(RUN, 'load_table_%s.csv' % key)) as handle:
         rows = list(csv.DictReader(handle))
+    assert [int(r['Users']) for r in rows][:5] == PAPER_STEPS
     assert [int(r['Users']) for r in rows] == STEPS
     for row in rows:
         for col in ('CPU usage (%)', 'RAM usage (%)', 'Disk usage (%)'):
@@ -112,6 +114,50 @@ def test_a_step_that_cannot_register_stops_the_run_and_keeps_what_was_measured()
     assert step['register']['successful'] == 0
     assert os.path.getsize(os.path.join(BAD, 'load', 'samples', 'step-2-server.jsonl')) > 0
     assert os.path.isfile(os.path.join(BAD, 'load', 'sipp', 'step-2', 'register_stat.csv'))
+
+
+def test_opennebulas_monitoring_of_the_server_vm_is_recorded_beside_the_samples(load):
+    for step in load['steps']:
+        vm = step['one_vm']
+        assert vm['ok'] is True and vm['name'] == SERVER, vm
+        mon = vm['monitoring']
+        with open(os.path.join(RUN, 'load', 'samples', 'step-%d-one_vm.json' % step['users'])) as handle:
+            assert json.load(handle) == vm
+        # the step's window over both samplers (the role asks oned for the records from its start on)
+        first = min(u['first_ts'] for u in step['usage'].values())
+        last = max(u['last_ts'] for u in step['usage'].values())
+        # the container's podman stats (the emulator's VM adopts it): the newest record at the step's
+        # end, and every record oned took during the step (one every 0.6 s at --speed 50)
+        assert first - 5 <= mon['timestamp'] <= last + 30
+        history = vm['history']
+        assert len(history) >= 3 and history[-1]['timestamp'] >= mon['timestamp']
+        assert all(first - 2 <= r['timestamp'] <= last + 30 for r in history)
+        assert 0.0 <= mon['cpu'] <= 100.0 * (os.cpu_count() or 1)
+        assert mon['memory'] > 0 and mon['net_rx_bytes'] > 0
+        # MEMORY is KiB of the same container the sampler measures: at least what the sampler counts
+        # (podman stats on cgroup v1 also counts some page cache the sampler leaves out), at most the
+        # machine's memory (bytes taken for KiB would pass it, MiB would fall far below the sampler's)
+        samples = _samples(os.path.join(RUN, 'load', 'samples', 'step-%d-server.jsonl' % step['users']))
+        used_kib = min(s['mem_used_bytes'] for s in samples) / 1024.0
+        assert 0.8 * used_kib <= mon['memory'] <= samples[-1]['mem_total_bytes'] / 1024.0, (mon['memory'], used_kib)
+    with open(os.path.join(RUN, 'load_one_vm.csv')) as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r['users']) for r in rows] == STEPS and {r['vm'] for r in rows} == {SERVER}
+    for row, step in zip(rows, load['steps']):
+        assert int(row['records']) == len(step['one_vm']['history']) and row['error'] == ''
+        assert 0.0 <= float(row['cpu_pct_mean']) <= float(row['cpu_pct_max'])
+        assert float(row['memory_mib_mean']) > 0
+    with open(os.path.join(RUN, 'index.html')) as handle:
+        page = handle.read()
+    assert "monitoring of the VM %s" % SERVER in page
+
+
+def test_the_run_page_has_the_load_part_in_report_json(load):
+    with open(os.path.join(RUN, 'report.json')) as handle:
+        report = json.load(handle)
+    assert report['parts'] == ['load'] and report['load']['tables'] == load['tables']
+    assert os.path.isfile(os.path.join(RUN, 'load_section.json'))
+    assert not os.path.exists(os.path.join(RUN, 'summary.csv'))  # no QoS run in this directory
 
 
 def test_no_sampler_or_sipp_is_left_running(host):

@@ -198,3 +198,65 @@ def test_describe_vm_of_a_recorded_boot_failure():
     assert described['lcm_state'] == 'BOOT_FAILURE' and described['status'] == 'failure'
     assert 'DEPLOY' in described['error']
     assert 'ACTIVE/BOOT_FAILURE' in v.failure_text(vm) and 'DEPLOY' in v.failure_text(vm)
+
+
+# --------------------------------------------------------------------------
+# monitoring: the MONITORING element in oned 7.2's two forms
+# --------------------------------------------------------------------------
+def _golden_doc(path):
+    """pyone's parse of one recorded answer (a VM or a pool)."""
+    pyone = pytest.importorskip('pyone')
+    full = os.path.join(GOLDEN, path)
+    if not os.path.exists(full):
+        pytest.skip('golden recording not available')
+    text = open(full).read()
+    xml = html.unescape(re.search(r'<value><string>(.*)</string></value>', text, re.S).group(1))
+    return pyone.bindings.parseString(xml.encode('utf-8'))
+
+
+def test_monitoring_of_a_recorded_vm_info_answer_gives_cpu_memory_timestamp_and_counters():
+    vm = _golden_doc('vms/018_one.vm.info_with_MONITORING.response.xml')
+    mon = v.describe_monitoring(v.raw_monitoring(vm.MONITORING), 128)
+    assert mon == {'timestamp': 1795701083, 'cpu': 0.0, 'memory': 77332, 'memory_pct': 59.0,
+                   'net_rx_bytes': 1283, 'net_tx_bytes': 1183, 'disk_read_bytes': 303, 'disk_write_bytes': 370,
+                   'disk_read_ops': 419, 'disk_write_ops': 434}
+    assert isinstance(mon['cpu'], float) and isinstance(mon['memory'], int)
+
+
+def test_monitoring_of_a_recorded_pool_listing_short_form_has_cpu_and_memory_only():
+    pool = _golden_doc('vms/147_one.vmpool.info_state_any_with_done.response.xml')
+    by_id = {int(doc.ID): v.describe_monitoring(v.raw_monitoring(doc.MONITORING)) for doc in pool.VM}
+    assert by_id[5] == {'cpu': 95.0, 'memory': 159907}  # STATE is empty there, no TIMESTAMP in the short form
+    assert by_id[1] == {} and by_id[6] == {}  # monitored (vm.info showed records), not in the listing
+
+
+EXTENDED_POOL = (
+    '<VM_POOL><VM><ID>5</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME><NAME>sip-1</NAME>'
+    '<LAST_POLL>1795701114</LAST_POLL><STATE>3</STATE><LCM_STATE>3</LCM_STATE><PREV_STATE>3</PREV_STATE>'
+    '<PREV_LCM_STATE>3</PREV_LCM_STATE><RESCHED>0</RESCHED><STIME>1795701060</STIME><ETIME>0</ETIME><DEPLOY_ID>d</DEPLOY_ID>'
+    '<MONITORING><CPU><![CDATA[12.5]]></CPU><DISKRDBYTES><![CDATA[677]]></DISKRDBYTES><DISK_SIZE><ID>0</ID><SIZE>12</SIZE></DISK_SIZE>'
+    '<DISK_SIZE><ID>1</ID><SIZE>1</SIZE></DISK_SIZE><ID><![CDATA[5]]></ID><MEMORY><![CDATA[159907]]></MEMORY>'
+    '<STATE><![CDATA[a]]></STATE><TIMESTAMP><![CDATA[1795701114]]></TIMESTAMP></MONITORING>'
+    '<TEMPLATE><CPU><![CDATA[0.5]]></CPU><MEMORY><![CDATA[256]]></MEMORY></TEMPLATE><USER_TEMPLATE/></VM></VM_POOL>')
+
+
+def test_monitoring_of_a_pool_listing_in_the_extended_form_keeps_other_elements_in_extra():
+    pyone = pytest.importorskip('pyone')
+    doc = pyone.bindings.parseString(EXTENDED_POOL.encode()).VM[0]
+    raw = v.raw_monitoring(doc.MONITORING)  # xs:any in vm_pool.xsd: pyone keeps XML strings
+    assert raw['CPU'] == '12.5' and raw['DISK_SIZE'] == [{'ID': '0', 'SIZE': '12'}, {'ID': '1', 'SIZE': '1'}]
+    mon = v.describe_monitoring(raw, 256)
+    assert mon['cpu'] == 12.5 and mon['memory'] == 159907 and mon['timestamp'] == 1795701114
+    assert mon['disk_read_bytes'] == 677 and 'net_rx_bytes' not in mon
+    assert mon['memory_pct'] == 61.0
+    assert mon['extra'] == {'DISK_SIZE': [{'ID': '0', 'SIZE': '12'}, {'ID': '1', 'SIZE': '1'}], 'STATE': 'a'}
+
+
+@pytest.mark.parametrize('element', [None, '', {}, {'STATE': ''}, {'CPU': 'n/a'}, {'MEMORY': 'inf'}])
+def test_a_vm_without_a_monitoring_record_has_empty_monitoring(element):
+    assert v.describe_monitoring(v.raw_monitoring(element), 128) == {}
+
+
+def test_monitoring_from_a_plain_dict_converts_numbers():
+    mon = v.describe_monitoring({'CPU': '150.25', 'MEMORY': '2048.0', 'TIMESTAMP': '1700000000'})
+    assert mon == {'cpu': 150.25, 'memory': 2048, 'timestamp': 1700000000}  # 150 %: one and a half cores

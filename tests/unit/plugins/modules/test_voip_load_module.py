@@ -52,13 +52,41 @@ def test_report_writes_the_files_once_and_check_mode_writes_nothing(monkeypatch,
     assert res['tables']['server'] == [{'users': 2, 'cpu_pct': 12.0, 'ram_pct': 5.0, 'disk_pct': 30.0},
                                        {'users': 4, 'cpu_pct': 14.0, 'ram_pct': 5.0, 'disk_pct': 30.0}]
     assert res['section']['key'] == 'load' and '<svg' in res['section']['body']
-    assert json.loads((dest / 'load_section.json').read_text()) == res['section']
+    part = json.loads((dest / 'load_section.json').read_text())
+    assert part['name'] == 'load' and part['sections'] == [res['section']]
+    assert part['report'] == json.loads((dest / 'load.json').read_text())
     again = _run(monkeypatch, args)
     assert again['changed'] is False
+    assert res['one_vm'] == [] and not (dest / 'load_one_vm.csv').exists()
 
 
-def test_operations_say_what_they_miss(monkeypatch):
-    assert 'needs dest' in _run(monkeypatch, {'operation': 'report'})['msg']
-    assert 'needs path' in _run(monkeypatch, {'operation': 'sipp_stats'})['msg']
-    res = _run(monkeypatch, {'operation': 'capacity', 'target': '192.0.2.1:5060'})
-    assert res['msg'] == 'operation=capacity needs scenario, inf, local_ip, workdir'
+def test_report_with_the_vms_own_monitoring_writes_its_table(monkeypatch, tmp_path):
+    dest = tmp_path / 'run'
+    steps = [_step(n) for n in (2, 4, 8)]
+    for i, step in enumerate(steps):
+        for usage in step['usage'].values():
+            usage.update(first_ts=1795701100.0 + 100 * i, last_ts=1795701120.0 + 100 * i)
+    # step 2: the records of the step (one taken before it is left out); step 4: the newest record only
+    steps[0]['one_vm'] = {'name': 'sip1', 'id': 5, 'ok': True, 'state': 'RUNNING', 'vcpu': 1, 'memory_mb': 128,
+                          'monitoring': {'cpu': 30.0, 'memory': 98304, 'timestamp': 1795701121, 'net_rx_bytes': 9},
+                          'history': [{'cpu': 90.0, 'memory': 1024, 'timestamp': 1795701090},
+                                      {'cpu': 10.0, 'memory': 65536, 'memory_pct': 50.0, 'timestamp': 1795701105},
+                                      {'cpu': 30.0, 'memory': 98304, 'memory_pct': 75.0, 'timestamp': 1795701121, 'net_rx_bytes': 9}]}
+    steps[1]['one_vm'] = {'name': 'sip1', 'id': 5, 'ok': True,
+                          'monitoring': {'cpu': 12.5, 'memory': 65536, 'timestamp': 1795701210}}
+    steps[2]['one_vm'] = {'name': 'sip1', 'ok': True, 'monitoring': {'cpu': 1.0, 'memory': 1024, 'timestamp': 1795701250}}
+    steps.append(dict(_step(6), one_vm={'name': 'sip1', 'ok': False, 'msg': 'no VM named sip1', 'monitoring': {}}))
+    res = _run(monkeypatch, {'operation': 'report', 'steps': steps, 'dest': str(dest), 'params': {'run_id': 'r1'}})
+    rows = res['one_vm']
+    assert [r['users'] for r in rows] == [2, 4, 6, 8]
+    assert (rows[0]['records'], rows[0]['cpu_pct_mean'], rows[0]['cpu_pct_max']) == (2, 20.0, 30.0)
+    assert (rows[0]['memory_mib_mean'], rows[0]['memory_pct_mean'], rows[0]['net_rx_bytes']) == (80.0, 62.5, 9)
+    assert rows[0]['time_utc'] == '2026-11-26T13:52:01Z' and rows[0]['error'] is None
+    assert (rows[1]['records'], rows[1]['cpu_pct_mean'], rows[1]['memory_mib_mean']) == (1, 12.5, 64.0)
+    assert rows[2]['error'] == 'no VM named sip1' and rows[2]['cpu_pct_mean'] is None
+    assert rows[3]['records'] == 0 and rows[3]['error'].startswith('no record since the step began')  # taken before step 8
+    csv_lines = (dest / 'load_one_vm.csv').read_text().splitlines()
+    assert csv_lines[0].startswith('users,vm,vm_id,state,vcpu,memory_mb,records,cpu_pct_mean') and len(csv_lines) == 5
+    assert "OpenNebula's monitoring of the VM sip1" in res['section']['body'].replace('&#x27;', "'")
+    part = json.loads((dest / 'load_section.json').read_text())
+    assert part['params'] == {'run_id': 'r1'} and part['report']['one_vm'] == rows

@@ -100,8 +100,8 @@ def test_writes_report_json_summary_csv_and_index_html(monkeypatch, tmp_path):
     run = _run_dir(tmp_path)
     res = _run(monkeypatch, {"run_dir": run, "params": _params()})
     assert res["changed"] is True
-    assert res["written"] == ["index.html", "report.json", "summary.csv"]
-    for name in ("report.json", "summary.csv", "index.html"):
+    assert res["written"] == ["index.html", "qos_section.json", "report.json", "summary.csv"]
+    for name in ("report.json", "summary.csv", "index.html", "qos_section.json"):
         assert os.path.isfile(os.path.join(run, name))
     assert res["capture_host"] == "server"
     assert res["hosts"] == ["client1", "client2", "server"]
@@ -120,8 +120,8 @@ def test_check_mode_reports_what_it_would_write_and_writes_nothing(monkeypatch, 
     run = _run_dir(tmp_path)
     res = _run(monkeypatch, {"run_dir": run, "params": _params()}, check_mode=True)
     assert res["changed"] is True
-    assert res["written"] == ["index.html", "report.json", "summary.csv"]
-    assert not os.path.exists(os.path.join(run, "report.json"))
+    assert res["written"] == ["index.html", "qos_section.json", "report.json", "summary.csv"]
+    assert sorted(os.listdir(run)) == ["client1", "client2", "server"]
 
 
 def test_a_failed_call_is_reported_with_its_sip_answer_and_the_user_agents_reason(monkeypatch, tmp_path):
@@ -210,3 +210,112 @@ def test_page_sections_api_replaces_a_section_with_the_same_key():
     assert "Second" in html and "First" not in html
     assert page.figures() == 2
     assert html.startswith("<!DOCTYPE html>")
+
+
+# ---------------------------------------------------------------- a run directory shared with the load test
+
+def _load_test_files(run, single_form=False):
+    """What the voip_loadtest role leaves in a run directory: load/ (samples, SIPp files) and load_section.json."""
+    os.makedirs(os.path.join(run, "load", "samples"))
+    os.makedirs(os.path.join(run, "load", "sipp", "step-2"))
+    with open(os.path.join(run, "load", "samples", "step-2-server.jsonl"), "w") as handle:
+        handle.write(json.dumps({"ts": 1.0, "cpu_pct": 3.0}) + "\n")
+    with open(os.path.join(run, "load", "sipp", "step-2", "calls_stat.csv"), "w") as handle:
+        handle.write("StartTime;\n")
+    section = {"key": "load", "title": "Load test", "order": 80, "body": "<table class=\"load\"><caption>Resource usage</caption></table>"}
+    doc = section if single_form else vr.section_doc("load", [section], report={"steps": [{"users": 2}]}, params={"load_users": [2]})
+    with open(os.path.join(run, "load_section.json"), "w") as handle:
+        handle.write(json.dumps(doc))
+
+
+def _page(run):
+    with open(os.path.join(run, "index.html")) as handle:
+        return handle.read()
+
+
+def _report(run):
+    with open(os.path.join(run, "report.json")) as handle:
+        return json.load(handle)
+
+
+def test_the_load_directory_of_a_load_test_is_not_a_host(monkeypatch, tmp_path):
+    run = _run_dir(tmp_path)
+    _load_test_files(run)
+    assert "load" not in vr.load_run(run)
+    res = _run(monkeypatch, {"run_dir": run, "params": _params()})
+    assert res["hosts"] == ["client1", "client2", "server"]
+    assert "load" not in _report(run)["hosts"]
+
+
+def test_the_load_directory_is_not_a_host_even_before_its_section_file_exists(tmp_path):
+    run = _run_dir(tmp_path)
+    os.makedirs(os.path.join(run, "load", "samples"))
+    (tmp_path / "run1" / "notes").mkdir()
+    (tmp_path / "run1" / "notes_section.json").write_text(json.dumps({"key": "notes", "title": "Notes", "body": "<p>x</p>"}))
+    assert sorted(vr.load_run(run)) == ["client1", "client2", "server"]
+
+
+@pytest.mark.parametrize("single_form", [False, True])
+def test_qos_report_then_load_test_keeps_the_qos_sections(monkeypatch, tmp_path, single_form):
+    run = _run_dir(tmp_path)
+    _run(monkeypatch, {"run_dir": run, "params": _params(), "title": "QoS run"})
+    _load_test_files(run, single_form)
+    # the load role: no QoS model of its own, other params
+    res = _run(monkeypatch, {"run_dir": run, "qos": False, "title": "Load run", "params": {"run_id": "run1", "load_hold_s": 8}})
+    html = _page(run)
+    assert 'id="calls"' in html and 'id="impairment"' in html and 'id="load"' in html
+    assert html.index('id="calls"') < html.index('id="load"')
+    assert "404 Not Found" in html and "wifi_far" in html and "load_hold_s" in html
+    assert "client1" in html  # streams still labelled with the QoS run's addresses
+    report = _report(run)
+    assert report["summary"]["calls"] == 2 and len(report["streams"]) == 4
+    assert report["parts"] == ["load", "qos"]
+    assert res["parts"] == ["load", "qos"] and res["summary"]["answered"] == 1
+    if not single_form:
+        assert report["load"] == {"steps": [{"users": 2}]}
+    assert os.path.isfile(os.path.join(run, "summary.csv"))
+
+
+def test_load_test_then_qos_report_keeps_the_load_section(monkeypatch, tmp_path):
+    run = _run_dir(tmp_path)
+    _load_test_files(run)
+    _run(monkeypatch, {"run_dir": run, "qos": False, "params": {"run_id": "run1"}})
+    assert 'id="load"' in _page(run) and 'id="calls"' not in _page(run)
+    # the QoS role, as roles/voip_qos/tasks/report.yml calls it
+    res = _run(monkeypatch, {"run_dir": run, "params": _params()})
+    html = _page(run)
+    assert 'id="calls"' in html and 'id="load"' in html and "Resource usage" in html
+    assert res["sections"][-1] == "load" and "calls" in res["sections"]
+    report = _report(run)
+    assert report["load"] == {"steps": [{"users": 2}]} and report["summary"]["calls"] == 2
+    assert res["hosts"] == ["client1", "client2", "server"]
+
+
+def test_a_load_test_alone_gives_a_page_without_empty_qos_sections(monkeypatch, tmp_path):
+    run = str(tmp_path / "load-only")
+    os.makedirs(run)
+    _load_test_files(run)
+    res = _run(monkeypatch, {"run_dir": run, "params": {"run_id": "load-only"}})
+    assert res["hosts"] == [] and res["sections"] == ["load"]
+    assert 'id="calls"' not in _page(run)
+    assert _report(run)["load"] == {"steps": [{"users": 2}]}
+    assert not os.path.exists(os.path.join(run, "summary.csv"))
+
+
+def test_sections_given_to_the_task_are_kept_for_the_next_run(monkeypatch, tmp_path):
+    run = _run_dir(tmp_path)
+    _run(monkeypatch, {"run_dir": run, "params": _params(),
+                       "sections": [{"key": "notes", "title": "Notes", "body": "<p>access point 10 m away</p>", "order": 5}]})
+    res = _run(monkeypatch, {"run_dir": run, "params": _params()})
+    assert "access point 10 m away" in _page(run)
+    assert res["changed"] is False and res["sections"][0] == "notes"
+
+
+def test_a_broken_section_file_fails_with_its_name(monkeypatch, tmp_path):
+    run = _run_dir(tmp_path)
+    (tmp_path / "run1" / "load_section.json").write_text("{not json")
+    res = _run(monkeypatch, {"run_dir": run})
+    assert res["failed"] and "load_section.json" in res["msg"]
+    (tmp_path / "run1" / "load_section.json").write_text(json.dumps({"sections": [{"key": "load"}]}))
+    res = _run(monkeypatch, {"run_dir": run})
+    assert res["failed"] and "load_section.json" in res["msg"] and "key, title and body" in res["msg"]
