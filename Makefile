@@ -22,7 +22,7 @@ COLLECTIONS := $(BUILD)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/nebulavoip/cloud
 # ansible-test needs a tree whose path ends in ansible_collections/nebulavoip/cloud
 TEST_TREE ?= $(BUILD)/test/ansible_collections/nebulavoip/cloud
-MOLECULE_SCENARIOS ?= smoke kamailio opennebula
+MOLECULE_SCENARIOS ?= smoke kamailio opennebula voip_qos voip_loadtest
 
 export HOME := $(CACHE)/home
 export ANSIBLE_HOME := $(CACHE)/ansible

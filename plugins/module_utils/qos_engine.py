@@ -72,8 +72,10 @@ class Engine:
         self.sip = SipTracker()
         self.sip.media_cb = self._register_media
         self.media = {}   # (addr bytes, port) -> (ptmap, media kind, call_id, frame)
+        self.media_prev = {}  # same key -> the registration before the latest one
         self.rtcp_ports = {}  # (addr bytes, port) -> call_id
         self.media_version = 0
+        self.new_ends = None  # the numpy path collects the (addr, port) ends registered since it last looked
         self.streams = {}  # (src + dst address bytes, sport, dport, ssrc) -> RtpStream
         self.cache = {}    # same key -> RtpStream, for keys known to be RTP at this media_version
         self.appenders = {}  # same key -> the stream's batch.append (the pure loop's shortcut)
@@ -93,10 +95,16 @@ class Engine:
 
     def _register_media(self, m, call_id, frame):
         key = (m["addr"], m["port"])
+        old = self.media.get(key)
+        if old is not None:
+            self.media_prev[key] = old
         self.media[key] = (m["ptmap"], m["media"], call_id, frame)
         rport = m["port"] if m["mux"] else m["rtcp_port"]
         self.rtcp_ports[(m["addr"], rport)] = call_id
         self.media_version += 1
+        if self.new_ends is not None:
+            self.new_ends.append(key)
+            self.new_ends.append((m["addr"], rport))
         self.cache.clear()
         self.appenders.clear()
 
@@ -234,7 +242,7 @@ class Engine:
         self.udp += 1
         if sport in SIP_PORTS or dport in SIP_PORTS:
             if looks_like_sip(payload):
-                self.sip.handle(payload, (ts_ns - self.first_ns) / 1e6, frame)
+                self.sip.handle(payload, (ts_ns - self.first_ns) / 1e6, frame, (src, sport, dst, dport))
             else:
                 counters.add("non_sip_on_sip_port")
             return
@@ -257,14 +265,14 @@ class Engine:
                     return
                 if not self.heuristic:
                     if looks_like_sip(payload):
-                        self.sip.handle(payload, (ts_ns - self.first_ns) / 1e6, frame)
+                        self.sip.handle(payload, (ts_ns - self.first_ns) / 1e6, frame, (src, sport, dst, dport))
                     else:
                         counters.add("udp_not_rtp")
                     return
                 minfo = None
         if len(payload) < 12 or (w0 >> 30) != 2:
             if looks_like_sip(payload):
-                self.sip.handle(payload, (ts_ns - self.first_ns) / 1e6, frame)
+                self.sip.handle(payload, (ts_ns - self.first_ns) / 1e6, frame, (src, sport, dst, dport))
             else:
                 counters.add("udp_not_rtp")
             return
@@ -313,13 +321,23 @@ class Engine:
         if st is not None:
             return st
         src, sport, dst, dport = ends
-        minfo = self.media.get((src, sport)) or self.media.get((dst, dport))
         st = self.streams.get(key)
         if st is None:
+            minfo = self._media_before((src, sport), frame) or self._media_before((dst, dport), frame)
             st = self._new_stream(key, src, sport, dst, dport, key[3], False, minfo, frame)
         self.cache[key] = st
         self.appenders[key] = st.batch.append
         return st
+
+    def _media_before(self, end, frame):
+        """The SDP media of an end as registered before this frame: the numpy path creates a stream once the
+        packets up to the next registration are decoded, the pure path at its first packet."""
+        minfo = self.media.get(end)
+        if minfo is not None and minfo[3] >= frame:
+            minfo = self.media_prev.get(end)
+            if minfo is not None and minfo[3] >= frame:
+                minfo = None
+        return minfo
 
     def _tcp(self, l4, ts_ns, first_ns, frame):
         if len(l4) < 20:

@@ -12,9 +12,9 @@ Per block of the file (4 MiB):
    fragment, not a SIP port, RTP version 2, not an RTCP packet type;
 3. group the candidates by stream key and ask the engine which keys are RTP now; every other
    packet (SIP, RTCP, IPv6, VLAN, fragments, anything odd) goes through the engine's exact
-   per-packet code in capture order, and when one of them registers media (an SDP answer), the
-   keys are asked again from that packet on - so streams start exactly where they do in the
-   pure path;
+   per-packet code in capture order, and when one of them registers media (an SDP body), the
+   keys with an end it names are asked again from that packet on - so streams start exactly
+   where they do in the pure path;
 4. run the stream state machine vectorised over the "clean" runs of each stream: in time
    sequence, no duplicate or late packet, no wrap of the sequence counter, no marker, no
    payload-type change, no comfort noise. The RFC 3550 jitter recursion is evaluated in
@@ -184,7 +184,10 @@ def _fast_block(eng, buf, offs, hdr, mult, linktype, dtype, layout):
         cand &= rec["et"] == 0x0800
     sec = rec["sec"].astype(np.int64)
     tns = sec * 1000000000 + rec["frac"].astype(np.int64) * mult
-    eng.last_ts_ns = int(tns[-1])
+    # (a record shorter than the dtype within its width of the block's end was read from a shifted offset:
+    # its fields are not used, and the block's last time stamp comes from its own header)
+    sec_l, frac_l = hdr(buf, int(offs[-1]))[:2]
+    eng.last_ts_ns = sec_l * 1000000000 + frac_l * mult
     frame0 = eng.frames
     ci = np.flatnonzero(cand)
     src = rec["src"][ci].astype(np.uint64)
@@ -202,20 +205,43 @@ def _fast_block(eng, buf, offs, hdr, mult, linktype, dtype, layout):
 
     ok = np.zeros(len(keys), dtype=bool)
     firm = set()  # RTP through an SDP registration: stays RTP (media registrations are never removed)
+    by_end = {}   # (addr, port) -> the groups of this block with that source or destination
 
-    def status():
-        for g in present:
+    def status(groups):
+        """Ask the engine about these groups again; whether any answer changed."""
+        changed = False
+        for g in groups:
             if g not in firm:
-                ok[g] = st = eng.rtp_status(keys[g], ends[g])
+                st = eng.rtp_status(keys[g], ends[g])
                 if st == 2:
                     firm.add(g)
-        return ok
+                if ok[g] != (st > 0):
+                    ok[g] = st > 0
+                    changed = True
+        return changed
+
+    def registered():
+        """The groups a media registration since the last call can have changed: a key's status depends
+        on the registrations of its two ends only (the cache holds SDP keys, or heuristic ones that an
+        RTCP port of one of their ends turns off)."""
+        if not by_end:
+            for g in present:
+                src, sport, dst, dport = ends[g]
+                by_end.setdefault((src, sport), []).append(g)
+                by_end.setdefault((dst, dport), []).append(g)
+        groups = set()
+        for end in eng.new_ends:
+            groups.update(by_end.get(end, ()))
+        del eng.new_ends[:]
+        return groups
 
     firsts = None
     fast = np.zeros(n, dtype=bool)
     gid = np.full(n, -1, dtype=np.int64)
     gid[ci] = inv
-    fast[ci] = status()[inv]
+    eng.new_ends = []
+    status(present)
+    fast[ci] = ok[inv]
     slot_of_group = {}
     sel_parts = []
     slot_parts = []
@@ -261,8 +287,9 @@ def _fast_block(eng, buf, offs, hdr, mult, linktype, dtype, layout):
         if stop >= n:
             break
         pos = stop
-        c0 = int(np.searchsorted(ci, pos))
-        fast[ci[c0:]] = status()[inv[c0:]]
+        if status(registered()):
+            c0 = int(np.searchsorted(ci, pos))
+            fast[ci[c0:]] = ok[inv[c0:]]
     slow_rtp = eng.slow_rtp
     eng.slow_rtp = None
     if not sel_parts:

@@ -25,7 +25,7 @@ def looks_like_sip(payload):
 
 
 class SipMessage:
-    __slots__ = ("body", "code", "cseq_method", "cseq_num", "headers", "method", "reason")
+    __slots__ = ("body", "code", "cseq_method", "cseq_num", "cseq_set", "headers", "method", "reason")
 
     def __init__(self):
         self.method = None
@@ -34,6 +34,7 @@ class SipMessage:
         self.headers = {}
         self.body = b""
         self.cseq_num = 0
+        self.cseq_set = False
         self.cseq_method = ""
 
     def get(self, name, default=""):
@@ -97,6 +98,7 @@ def parse_sip(payload):
         if len(cseq) == 2:
             try:
                 msg.cseq_num = int(cseq[0])
+                msg.cseq_set = True
             except ValueError:
                 msg.cseq_num = 0
             msg.cseq_method = cseq[1].upper()
@@ -186,8 +188,25 @@ def parse_sdp(body):
     return out
 
 
+# Wireshark's per-direction SIP transaction states (packet-sip.c)
+NOTHING_SEEN, REQUEST_SEEN, PROVISIONAL_SEEN, FINAL_SEEN = range(4)
+MAX_CALL_ID = 127  # Wireshark keys transactions by the first 127 characters of the Call-ID
+ANSWERED = "answered"  # a request whose offer got a final answer (2xx or >= 400): later answers are ignored
+
+
 class SipTracker:
-    """Calls by Call-ID, registrations by user, and the media the SDP offer/answer announces."""
+    """Calls by Call-ID, registrations by user, and the media the SDP bodies announce.
+
+    Media become RTP where Wireshark's SIP and SDP dissectors make them RTP in one pass over the
+    capture (tshark -z rtp,streams), with SIP's "delay SDP changes" preference off (the default):
+    every SDP body sets up its media at its own packet - the offer in a request at once (the
+    far end may send to it before the answer: early media, or a callee whose first RTP packet
+    overtakes its 200 OK), the answer in a 2xx (or >= 400) response, SDP in a provisional
+    response too. Only these do not: the SDP of a retransmitted request whose original set up
+    an offer, and a second final answer (not a retransmission) to a request already answered.
+    Requests and responses are matched as Wireshark does over UDP (Call-ID, CSeq, addresses and
+    ports per direction); over TCP every SDP body counts.
+    """
 
     def __init__(self):
         self.calls = {}
@@ -195,6 +214,8 @@ class SipTracker:
         self.reg_seen = set()
         self.media_cb = None
         self.messages = 0
+        self.directions = {}  # (call-id, src, sport, dst, dport) -> [cseq, method, state, frame, final code]
+        self.offers = {}      # request frame -> None (offer set up) or ANSWERED
 
     def _call(self, cid, msg, t):
         call = self.calls.get(cid)
@@ -203,18 +224,22 @@ class SipTracker:
                 "call_id": cid, "caller": sip_user(msg.get("from")), "callee": sip_user(msg.get("to")),
                 "invite_t": None, "ringing_t": None, "answer_t": None, "bye_t": None, "cancel_t": None,
                 "final_status": None, "final_reason": "", "answered": False, "challenged": 0,
-                "offer": None, "media": [], "first_t": t, "last_t": t, "seen": set(),
+                "first_t": t, "last_t": t,
             }
         call["last_t"] = t
         return call
 
-    def handle(self, payload, t, frame):
+    def handle(self, payload, t, frame, ends=None):
+        """One SIP datagram or TCP segment. ends = (src, sport, dst, dport) over UDP, None over TCP."""
         for msg in parse_sip(payload):
             self.messages += 1
             cid = msg.get("call-id")
             if not cid:
                 continue
+            resend = self._resend(msg, cid, ends, frame)
             method = msg.method or msg.cseq_method
+            if msg.body and msg.get("content-type").split(";")[0].strip().lower() == "application/sdp":
+                self._sdp(msg, cid, ends, frame, resend)
             if method == "REGISTER":
                 self._register(msg, cid, t)
                 continue
@@ -245,23 +270,71 @@ class SipTracker:
                         call["challenged"] += 1
                     call["final_status"] = code
                     call["final_reason"] = msg.reason
-            if msg.body and "sdp" in msg.get("content-type", "application/sdp").lower():
-                self._sdp(call, msg, frame)
 
-    def _sdp(self, call, msg, frame):
+    # ------------------------------------------------------------------ Wireshark's SIP/SDP set-up
+    def _resend(self, msg, cid, ends, frame):
+        """Wireshark's sip_is_packet_resend: the frame of the original when this message is a retransmission,
+        else 0; it also moves this direction's transaction state."""
+        if ends is None or not msg.cseq_set:
+            return 0
+        src, sport, dst, dport = ends
+        key = (cid[:MAX_CALL_ID], bytes(src), sport, bytes(dst), dport)
+        cseq, method = msg.cseq_num, msg.cseq_method
+        state = self.directions.get(key)
+        if state is None:
+            state = self.directions[key] = [cseq, method, NOTHING_SEEN, 0, 0]
+            compare = 0
+        else:
+            compare = state[0]
+            if cseq != compare:
+                state[0], state[1], state[2], state[3] = cseq, method, NOTHING_SEEN, 0
+        result = 0
+        if cseq == compare and method == state[1]:
+            if msg.code is None:
+                if state[2] == REQUEST_SEEN and method not in ("ACK", "CANCEL"):
+                    result = state[3]
+            elif state[2] == FINAL_SEEN and msg.code >= 200 and msg.code == state[4]:
+                result = state[3]
+        if msg.code is None:
+            state[2] = REQUEST_SEEN
+            if not result:
+                state[3] = frame
+        elif msg.code >= 200:
+            state[4] = msg.code
+            state[2] = FINAL_SEEN
+            if not result:
+                state[3] = frame
+        else:
+            state[2] = PROVISIONAL_SEEN
+        return result
+
+    def _request_of(self, msg, cid, ends):
+        """Wireshark's sip_find_request: the frame of the request this response answers (0: unknown)."""
+        if ends is None or not msg.cseq_set:
+            return 0
+        src, sport, dst, dport = ends
+        state = self.directions.get((cid[:MAX_CALL_ID], bytes(dst), dport, bytes(src), sport))
+        if state and state[0] == msg.cseq_num and state[2] == REQUEST_SEEN and state[1] == msg.cseq_method:
+            return state[3]
+        return 0
+
+    def _sdp(self, msg, cid, ends, frame, resend):
+        offers = self.offers
+        if resend:
+            if resend in offers:
+                return  # the original set it up; a retransmission does not again
+        elif msg.code is None:
+            offers[frame] = None  # an offer (any request): its own transaction
+        elif msg.code >= 400 or 200 <= msg.code < 300:
+            request = self._request_of(msg, cid, ends)
+            if request:
+                if offers.get(request) == ANSWERED:
+                    return  # the request's offer was answered already
+                offers[request] = ANSWERED
         media = parse_sdp(msg.body)
-        if not media:
-            return
-        if call["offer"] is None:
-            call["offer"] = media
-            return
-        # An answer: both sides' media become RTP from this frame on.
-        for side in (call["offer"], media):
-            for m in side:
-                call["media"].append(m)
-                if self.media_cb:
-                    self.media_cb(m, call["call_id"], frame)
-        call["offer"] = None
+        if self.media_cb:
+            for m in media:
+                self.media_cb(m, cid, frame)
 
     def _register(self, msg, cid, t):
         user = sip_user(msg.get("to"))

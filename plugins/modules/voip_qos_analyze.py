@@ -33,7 +33,8 @@ options:
     description:
       - Treat any UDP datagram that looks like RTP version 2 as RTP, as C(tshark --enable-heuristic rtp_udp)
         does. Use it for captures without SIP/SDP signalling.
-      - When false, only the media announced by SDP offer/answer in the capture is analysed.
+      - When false, only the media announced by SDP in the capture is analysed, each from the packet that announces it on
+        (an offer before its answer), as tshark's C(rtp,streams) finds it.
     type: bool
     default: false
   delay_ms:

@@ -42,30 +42,47 @@ def test_every_run_has_its_three_files():
 
 def test_clean_run_has_the_voice_and_the_video_call_with_their_streams():
     report = _report("molecule-clean")
-    calls = dict((c["group"], c) for c in report["calls"])
-    assert sorted(calls) == ["video-vp8", "voice-g711"]
+    calls = dict((c["group"], c) for c in report["calls"] if c["group"] != "load-sipp")
+    assert sorted(calls) == ["video-vp8", "voice-g711", "voice-opus"]
     assert all(c["status"] == "answered" for c in calls.values())
     voice, video = calls["voice-g711"], calls["video-vp8"]
     # rtpengine anchors the media: two legs per direction, seen on the server
     assert sorted(s["media"] for s in voice["streams"]) == ["audio"] * 4
     assert sorted(s["media"] for s in video["streams"]) == ["audio"] * 4 + ["video"] * 4
     assert set(s["direction"] for s in video["streams"]) == {"caller->callee", "callee->caller"}
+    assert sorted(s["codec"] for s in calls["voice-opus"]["streams"]) == ["opus"] * 4
 
 
-def test_clean_run_has_no_loss_and_g711_carries_about_80_kbits_per_direction():
+def test_clean_run_sipp_group_made_its_four_calls_with_digest_auth_and_pcap_rtp():
+    report = _report("molecule-clean")
+    sipp = [c for c in report["calls"] if c["group"] == "load-sipp"]
+    assert len(sipp) == 4 and all(c["status"] == "answered" for c in sipp), [(c["status"], c["reason"]) for c in sipp]
+    assert all(c["sip"]["auth_challenges"] == 1 for c in sipp)  # 407, then the INVITE with credentials
+    for call in sipp:
+        assert sorted((s["direction"], s["codec"]) for s in call["streams"]) == sorted(
+            [("caller->callee", "PCMA")] * 2 + [("callee->caller", "PCMA")] * 2)
+    with open(os.path.join(REPORTS, "molecule-clean", "voip-qos-client1", "caller-3", "result.json")) as handle:
+        outcome = json.load(handle)
+    assert (outcome["engine"], outcome["attempted"], outcome["answered"], outcome["failed"]) == ("sipp", 4, 4, 0)
+
+
+def test_clean_run_has_no_loss_and_plausible_throughput_per_direction():
     report = _report("molecule-clean")
     for call in report["calls"]:
         for st in _streams(call):
             assert st["lost"] <= 0, st
-            if st["media"] == "audio":
-                assert st["codec"] == "PCMU"
-                # 160 B payload + 12 RTP + 28 IP/UDP every 20 ms = 80 kbit/s (the paper: 74-80)
+            if st["codec"] in ("PCMU", "PCMA"):
+                # 160 B payload + 12 RTP + 28 IP/UDP every 20 ms = 80 kbit/s (the paper: 74-80); SIPp's
+                # g711a.pcap: 240 B every 30 ms = 74.7 kbit/s
                 assert 74.0 <= st["bitrate_kbps"] <= 82.0, st
+            elif st["codec"] == "opus":
+                # 32 kbit/s Opus + 40 B of headers every 20 ms = 48 kbit/s, less in quiet passages
+                assert 30.0 <= st["bitrate_kbps"] <= 56.0, st
             else:
                 assert st["codec"] == "VP8" and st["bitrate_kbps"] > 100.0, st
     rows = [r for r in _summary("molecule-clean") if r["direction"] == "both"]
-    assert sorted((r["group"], r["media"]) for r in rows) == [
-        ("video-vp8", "audio"), ("video-vp8", "video"), ("voice-g711", "audio")]
+    assert sorted((r["group"], r["media"]) for r in rows) == [("load-sipp", "audio")] * 4 + [
+        ("video-vp8", "audio"), ("video-vp8", "video"), ("voice-g711", "audio"), ("voice-opus", "audio")]
     assert all(float(r["packet_loss_pct"]) == 0.0 and r["tiphon_index"] for r in rows)
 
 
@@ -107,16 +124,20 @@ def _tshark_streams(pcap):
 
 
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed on the controller")
-def test_impaired_jitter_matches_tshark_within_15_percent():
-    report = _report("molecule-impaired")
-    theirs = _tshark_streams(os.path.join(REPORTS, "molecule-impaired", "voip-qos-server", "capture.pcap"))
-    assert len(theirs) == len(report["streams"]) == 12
+@pytest.mark.parametrize("run, streams", [("molecule-clean", 12 + 4 + 16), ("molecule-impaired", 12)])
+def test_every_stream_agrees_with_tshark_on_the_same_capture(run, streams):
+    """The engine starts and ends every stream at the packets tshark does (a callee's first RTP packet
+    can reach the server before its 200 OK: the offer already made the relay's port RTP), so the
+    packet counts and the losses are equal, and the RFC 3550 jitter is tshark's (the issue asks for
+    +/-15 %; the engine prints the same figure to 0.01 ms)."""
+    report = _report(run)
+    theirs = _tshark_streams(os.path.join(REPORTS, run, "voip-qos-server", "capture.pcap"))
+    assert len(theirs) == len(report["streams"]) == streams
     for ours in report["streams"]:
         ref = theirs[(ours["src"], ours["dst"], ours["ssrc"])]
-        # a stream's first packet can precede the SDP that announces it; tshark may count it, the engine
-        # then starts one packet later (seen once: 614 vs 615) - the QoS engine's concern, not the report's
-        assert abs(ours["packets"] - ref["packets"]) <= 2 and ours["lost"] == ref["lost"], (ours["src"], ref)
+        assert (ours["packets"], ours["lost"]) == (ref["packets"], ref["lost"]), (ours["src"], ours["dst"], ref)
         assert abs(ours["mean_jitter_ms"] - ref["mean_jitter_ms"]) <= 0.15 * ref["mean_jitter_ms"], (ours["src"], ref)
+        assert abs(ours["mean_jitter_ms"] - ref["mean_jitter_ms"]) <= 0.011, (ours["src"], ref)
 
 
 def test_impaired_direction_carries_the_injected_jitter_on_top_of_the_clean_one():

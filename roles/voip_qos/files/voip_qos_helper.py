@@ -38,6 +38,13 @@ import time
 MODULE_DIR = "/usr/lib/baresip/modules"
 
 
+def audio_codecs(names):
+    """baresip's account audio_codecs: a name alone means 8 kHz mono, so Opus must be named opus/48000/2
+    (else baresip warns "audio codec not found", drops it and, with the list empty, offers every codec)."""
+    full = {"opus": "opus/48000/2"}
+    return ",".join(full.get(name.strip().lower(), name.strip()) for name in names.split(",") if name.strip())
+
+
 def write_config(spec):
     """Write the UA's config directory; return its path."""
     cfg = spec["config_dir"]
@@ -56,6 +63,10 @@ def write_config(spec):
         ("call_max_calls", str(max(4, int(spec.get("concurrency", 1)) + 1))),
         ("audio_player", "alsa,null"),
         ("audio_source", "aufile,%s" % spec["audio_file"]),
+        # the WAV is 8 kHz mono and aufile plays files at the codec's rate only: open the source at the
+        # file's rate and let baresip resample for a codec of another rate (Opus: 48 kHz stereo)
+        ("ausrc_srate", "8000"),
+        ("ausrc_channels", "1"),
         ("audio_alert", "alsa,null"),
         ("audio_level", "no"),
         ("ausrc_format", "s16"),
@@ -82,7 +93,7 @@ def write_config(spec):
     with open(os.path.join(cfg, "config"), "w") as handle:
         handle.write("".join("%-24s%s\n" % kv for kv in lines))
     params = ["auth_pass=%s" % spec["password"], "regint=%d" % spec.get("regint", 600),
-              "audio_codecs=%s" % spec.get("audio_codecs", "PCMU")]
+              "audio_codecs=%s" % audio_codecs(spec.get("audio_codecs", "PCMU"))]
     if spec.get("auth_user"):
         params.append("auth_user=%s" % spec["auth_user"])
     if video:
@@ -385,16 +396,16 @@ def _sipp_base(spec):
 
 
 def run_sipp_callee(spec_path):
-    """SIPp UAS on sip_port (media on rtp_ports[0]) plus a REGISTER of that contact."""
+    """REGISTER the UAS's contact, then a SIPp UAS on sip_port (media on rtp_ports[0]).
+
+    The REGISTER leaves from sip_port itself: a contact with a private address makes Kamailio's
+    stock configuration store the REGISTER's source address and port ("received"), and send the
+    INVITEs there; so the UAS binds that port once the REGISTER is done."""
     spec = json.load(open(spec_path))
     workdir = spec["config_dir"]
     if not os.path.isdir(workdir):
         os.makedirs(workdir, 0o700)
     log = open(spec["log"], "ab")
-    uas = subprocess.Popen(["sipp", "-nostdin", "-t", "u1", "-sf", os.path.join(spec["sipp_dir"], "uas_answer.xml"),
-                            "-p", str(spec["sip_port"]), "-mp", str(spec["rtp_ports"][0]), "-key", "pcap", spec["pcap"],
-                            "-trace_err", "-error_file", os.path.join(workdir, "uas_errors.log")],
-                           cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     state = {"stop": False}
 
     def on_term(_signum, _frame):
@@ -403,20 +414,34 @@ def run_sipp_callee(spec_path):
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     reg = subprocess.call(_sipp_base(spec) + ["-sf", os.path.join(spec["sipp_dir"], "register.xml"), "-m", "1",
-                                              "-p", str(spec["ctrl_port"]), "-key", "contact_port", str(spec["sip_port"]),
+                                              "-p", str(spec["sip_port"]), "-key", "contact_port", str(spec["sip_port"]),
                                               "-key", "expires", "600", "-timeout", "%ds" % spec.get("register_timeout", 15),
                                               "-timeout_error"],
                           cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    uas = None
+    if reg == 0:
+        uas = subprocess.Popen(["sipp", "-nostdin", "-t", "u1", "-sf", os.path.join(spec["sipp_dir"], "uas_answer.xml"),
+                                "-p", str(spec["sip_port"]), "-mp", str(spec["rtp_ports"][0]), "-key", "pcap", spec["pcap"],
+                                "-trace_err", "-error_file", os.path.join(workdir, "uas_errors.log")],
+                               cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        time.sleep(1.0)  # a scenario SIPp refuses exits at once
+    if reg != 0:
+        ready = "ERR SIPp REGISTER exit code %d\n" % reg
+    elif uas.poll() is not None:
+        ready = "ERR SIPp UAS exit code %d (see %s)\n" % (uas.returncode, spec["log"])
+    else:
+        ready = "OK\n"
     with open(spec["ready"] + ".tmp", "w") as handle:
-        handle.write("OK\n" if reg == 0 else "ERR SIPp REGISTER exit code %d\n" % reg)
+        handle.write(ready)
     os.rename(spec["ready"] + ".tmp", spec["ready"])
-    while not state["stop"] and uas.poll() is None:
+    while uas is not None and not state["stop"] and uas.poll() is None:
         time.sleep(0.5)
-    uas.terminate()
-    try:
-        uas.wait(5)
-    except subprocess.TimeoutExpired:
-        uas.kill()
+    if uas is not None and uas.poll() is None:
+        uas.terminate()
+        try:
+            uas.wait(5)
+        except subprocess.TimeoutExpired:
+            uas.kill()
     return 0
 
 
@@ -434,7 +459,7 @@ def run_sipp_caller(spec_path):
     with open(spec["log"], "ab") as log:
         code = subprocess.call(_sipp_base(spec) + [
             "-sf", os.path.join(spec["sipp_dir"], "uac_call.xml"), "-key", "callee", spec["peer_user"],
-            "-key", "pcap", spec["pcap"], "-key", "hold_ms", str(hold_ms), "-m", str(count), "-l", str(concurrency),
+            "-key", "pcap", spec["pcap"], "-d", str(hold_ms), "-m", str(count), "-l", str(concurrency),
             "-r", str(concurrency), "-p", str(spec["sip_port"]), "-mp", str(spec["rtp_ports"][0]),
             "-timeout", "%ds" % timeout, "-timeout_error", "-default_behaviors", "all,-abortunexp",
             "-trace_stat", "-stf", stat, "-fd", "1"],
