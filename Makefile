@@ -22,6 +22,8 @@ COLLECTIONS := $(BUILD)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/nebulavoip/cloud
 # ansible-test needs a tree whose path ends in ansible_collections/nebulavoip/cloud
 TEST_TREE ?= $(BUILD)/test/ansible_collections/nebulavoip/cloud
+# the kamailio scenario runs once on each of these images (tools/images/recipes)
+KAMAILIO_IMAGES ?= debian12 debian13
 MOLECULE_SCENARIOS ?= smoke kamailio opennebula voip_qos voip_loadtest
 
 export HOME := $(CACHE)/home
@@ -102,7 +104,12 @@ integration: venv ## module integration targets against the emulator
 
 .PHONY: molecule
 molecule: venv images ## Molecule scenarios ($(MOLECULE_SCENARIOS))
-	@for s in $(MOLECULE_SCENARIOS); do echo "== molecule $$s"; molecule test -s $$s; done
+	@for s in $(MOLECULE_SCENARIOS); do \
+	  if [ "$$s" = kamailio ]; then \
+	    for i in $(KAMAILIO_IMAGES); do echo "== molecule kamailio on $$i"; \
+	      KAMAILIO_TEST_IMAGE=localhost/nebulavoip/$$i:latest molecule test -s kamailio; done; \
+	  else echo "== molecule $$s"; molecule test -s $$s; fi; \
+	done
 
 .PHONY: collection-check
 collection-check: venv ## the collection builds and every plugin has its documentation

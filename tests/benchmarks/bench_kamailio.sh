@@ -4,8 +4,9 @@
 #   tests/benchmarks/bench_kamailio.sh [--keep]
 #
 # Makes two containers on a podman network of their own (server, client), converges the
-# nebulavoip.cloud.kamailio role on the server (defaults: 1 GB shared memory, 8 children,
-# rtpengine anchoring every call; anti-flood off, or pike would ban the load generator),
+# nebulavoip.cloud.kamailio role on the server (defaults: 1 GB shared memory, 8 children, tlsf
+# allocator, no per-call syslog line, rtpengine anchoring every call; anti-flood off, or pike
+# would ban the load generator),
 # registers "bob" from a SIPp UAS that copies Record-Route, then ramps the call rate of an
 # authenticating SIPp UAC ("alice" calls "bob": INVITE/407/INVITE/180/200/ACK, hold, BYE).
 # Each step lasts BENCH_STEP_SECONDS; the ramp stops after the first step with a failed call.
