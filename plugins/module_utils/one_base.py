@@ -16,6 +16,7 @@ Modules subclass :class:`OneResourceModule` (arg spec + desired state +
 ``plan_create``/``plan_update``) or :class:`OneInfoModule`.
 """
 
+import decimal
 import re
 import time
 
@@ -41,10 +42,14 @@ def to_data(obj):
     """pyone binding objects (generateDS) and TEMPLATE OrderedDicts as plain dicts/lists."""
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
+    if isinstance(obj, decimal.Decimal):  # vm.xsd types MONITORING's counters as decimals
+        return int(obj) if obj == obj.to_integral_value() else float(obj)
     if isinstance(obj, (list, tuple)):
         return [to_data(o) for o in obj]
     if isinstance(obj, dict):
         return {k: to_data(v) for k, v in obj.items() if not str(k).startswith('@')}
+    if not hasattr(obj, '__dict__'):  # any other scalar type a binding may hold
+        return str(obj)
     out = {}
     for key, value in vars(obj).items():
         if value is not None and _UPPER_RE.match(key) and not key.endswith('_nsprefix_'):

@@ -223,6 +223,15 @@ def test_monitoring_of_a_recorded_vm_info_answer_gives_cpu_memory_timestamp_and_
     assert isinstance(mon['cpu'], float) and isinstance(mon['memory'], int)
 
 
+def test_a_recorded_vm_info_answer_with_monitoring_becomes_plain_data():
+    from ansible_collections.nebulavoip.cloud.plugins.module_utils.one_base import to_data
+    vm = to_data(_golden_doc('vms/018_one.vm.info_with_MONITORING.response.xml'))
+    # vm.xsd types the counters as decimals: integers stay integers, fractions become floats
+    assert vm['MONITORING']['MEMORY'] == 77332 and isinstance(vm['MONITORING']['MEMORY'], int)
+    assert vm['MONITORING']['CPU'] == 0.0 and vm['MONITORING']['TIMESTAMP'] == 1795701083
+    assert v.describe_vm(vm)['name'] == vm['NAME']
+
+
 def test_monitoring_of_a_recorded_pool_listing_short_form_has_cpu_and_memory_only():
     pool = _golden_doc('vms/147_one.vmpool.info_state_any_with_done.response.xml')
     by_id = {int(doc.ID): v.describe_monitoring(v.raw_monitoring(doc.MONITORING)) for doc in pool.VM}
