@@ -511,7 +511,10 @@ def summary_rows(report):
                 if not agg:
                     continue
                 grade = agg.get("tiphon") or {}
-                rows.append(dict(base, media=kind, direction=direction, **dict(
+                # the codec the streams carried (the one asked for is the fallback)
+                codecs = sorted(set(leg["codec"] for leg in call.get("streams") or () if leg.get("codec") and leg["media"] == kind
+                                    and direction in ("both", leg["direction"])))
+                rows.append(dict(base, media=kind, direction=direction, codec="/".join(codecs) or call["codec"], **dict(
                     (k, agg.get(k)) for k in ("streams", "packets", "expected", "lost", "throughput_kbps", "delay_ms", "jitter_ms",
                                               "packet_loss_pct", "rfc3550_mean_jitter_ms", "rfc3550_max_jitter_ms", "mos_mean", "mos_min")),
                     tiphon_index=grade.get("index"), tiphon_category=grade.get("index_category"),

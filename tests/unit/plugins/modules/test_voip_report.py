@@ -161,6 +161,26 @@ def test_summary_csv_has_one_row_per_call_media_and_direction(monkeypatch, tmp_p
     assert failed["status"] == "failed" and failed["media"] == "none" and "404" in failed["reason"]
 
 
+def test_summary_csv_names_the_codec_of_each_media_kind_as_the_streams_carried_it(monkeypatch, tmp_path):
+    run = _run_dir(tmp_path)
+    qos_path = os.path.join(run, "server", "qos.json")
+    qos = json.loads(open(qos_path).read())
+    c1, c2, srv = "10.0.0.21", "10.0.0.22", "10.0.0.10"
+    qos["streams"] += [_stream(c1 + ":10002", srv + ":20004", "0x00000003", "call-a", media="video"),
+                       _stream(srv + ":20006", c2 + ":11002", "0x00000003", "call-a", media="video")]
+    open(qos_path, "w").write(json.dumps(qos))
+    ua_path = os.path.join(run, "client1", "caller-0", "result.json")
+    ua = json.loads(open(ua_path).read())
+    ua["codec"] = "opus"  # asked for, but the capture says otherwise
+    open(ua_path, "w").write(json.dumps(ua))
+    _run(monkeypatch, {"run_dir": run, "params": _params()})
+    rows = list(csv.DictReader(io.StringIO(open(os.path.join(run, "summary.csv")).read())))
+    codecs = {(r["media"], r["direction"]): r["codec"] for r in rows if r["call_id"] == "call-a"}
+    assert codecs[("audio", "both")] == codecs[("audio", "caller->callee")] == "PCMU"
+    assert codecs[("video", "both")] == codecs[("video", "caller->callee")] == "VP8"
+    assert next(r for r in rows if r["call_id"] == "call-b")["codec"] == "opus"  # no streams: the codec asked for
+
+
 def test_index_html_is_offline_with_inline_svg_plots_and_the_parameters_on_top(monkeypatch, tmp_path):
     run = _run_dir(tmp_path)
     res = _run(monkeypatch, {"run_dir": run, "params": _params(), "title": "Run <1>"})
