@@ -80,6 +80,8 @@ test-tree:
 	@mkdir -p $(TEST_TREE)
 	@rsync -a --delete --filter=':- .gitignore' --exclude=/.git --exclude=/tests/output ./ $(TEST_TREE)/
 	@cd $(TEST_TREE) && { test -d .git || git init -q; }
+	@# the OpenNebula reference data beside the tree, where the unit tests look for it (../shared)
+	@if [ -d ../shared ]; then ln -sfn "$(abspath ../shared)" $(TEST_TREE)/../shared; fi
 	@v="$$($(BIN)/python -c 'import re, ansible_test, pathlib; \
 	    p = pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py"; \
 	    print(re.search(r"pip=.([0-9.]+).", p.read_text()).group(1))')"; \
