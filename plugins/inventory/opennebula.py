@@ -129,17 +129,7 @@ from ansible.inventory.group import to_safe_group_name  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable  # noqa: E402
 from ansible_collections.nebulavoip.cloud.plugins.module_utils.one_template import as_list  # noqa: E402
 from ansible_collections.nebulavoip.cloud.plugins.module_utils.one_vm import describe_vm  # noqa: E402
-from ansible_collections.nebulavoip.cloud.plugins.module_utils.opennebula import HAS_PYONE, OneError, connect  # noqa: E402
-
-
-def _to_data(obj):
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    if isinstance(obj, (list, tuple)):
-        return [_to_data(o) for o in obj]
-    if isinstance(obj, dict):
-        return {k: _to_data(v) for k, v in obj.items() if not str(k).startswith('@')}
-    return {k: _to_data(v) for k, v in vars(obj).items() if re.match(r'^[A-Z][A-Z0-9_]*$', k)}
+from ansible_collections.nebulavoip.cloud.plugins.module_utils.opennebula import HAS_PYONE, OneError, connect, to_data  # noqa: E402
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -158,7 +148,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                           api_password=self.get_option('api_password'), validate_certs=self.get_option('validate_certs'),
                           api_timeout=self.get_option('api_timeout'))
             pool = one.vmpool.infoextended(-2, -1, -1, -1)
-            vms = [describe_vm(_to_data(doc)) for doc in as_list(getattr(pool, 'VM', None))]
+            vms = [describe_vm(to_data(doc)) for doc in as_list(getattr(pool, 'VM', None))]
             names = {}
             if self.get_option('group_by_template') or (self.get_option('filters') or {}).get('template'):
                 tpool = one.templatepool.info(-2, -1, -1)

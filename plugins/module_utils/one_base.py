@@ -16,7 +16,6 @@ Modules subclass :class:`OneResourceModule` (arg spec + desired state +
 ``plan_create``/``plan_update``) or :class:`OneInfoModule`.
 """
 
-import decimal
 import re
 import time
 
@@ -30,33 +29,13 @@ from ansible_collections.nebulavoip.cloud.plugins.module_utils.opennebula import
     OneError,
     connect_from_params,
     one_argument_spec,
+    to_data,
 )
-
-_UPPER_RE = re.compile(r'^[A-Z][A-Z0-9_]*$')
 
 
 # --------------------------------------------------------------------------
 # pyone bindings -> plain data
 # --------------------------------------------------------------------------
-def to_data(obj):
-    """pyone binding objects (generateDS) and TEMPLATE OrderedDicts as plain dicts/lists."""
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    if isinstance(obj, decimal.Decimal):  # vm.xsd types MONITORING's counters as decimals
-        return int(obj) if obj == obj.to_integral_value() else float(obj)
-    if isinstance(obj, (list, tuple)):
-        return [to_data(o) for o in obj]
-    if isinstance(obj, dict):
-        return {k: to_data(v) for k, v in obj.items() if not str(k).startswith('@')}
-    if not hasattr(obj, '__dict__'):  # any other scalar type a binding may hold
-        return str(obj)
-    out = {}
-    for key, value in vars(obj).items():
-        if value is not None and _UPPER_RE.match(key) and not key.endswith('_nsprefix_'):
-            out[key] = to_data(value)
-    return out
-
-
 def as_list(value):
     return one_template.as_list(value)
 

@@ -16,11 +16,10 @@ Pure logic (no XML-RPC here):
 
 import re
 import xml.etree.ElementTree as ET
-from decimal import Decimal
 
 from ansible_collections.nebulavoip.cloud.plugins.module_utils import one_template
 from ansible_collections.nebulavoip.cloud.plugins.module_utils.one_states import LCM_STATE, VM_STATE, vm_state_name
-from ansible_collections.nebulavoip.cloud.plugins.module_utils.opennebula import OneError
+from ansible_collections.nebulavoip.cloud.plugins.module_utils.opennebula import OneError, to_data
 
 # resting places of a VM (the names are the module's state choices)
 RUNNING = 'running'
@@ -425,22 +424,6 @@ def _xml_value(elem):
     return out
 
 
-def _plain(value):
-    """Numbers (pyone gives decimal.Decimal), strings, lists and binding objects as plain data."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items() if not str(k).startswith('@')}
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if hasattr(value, '__dict__'):
-        return {k: _plain(v) for k, v in vars(value).items()
-                if v is not None and v != [] and re.match(r'^[A-Z][A-Z0-9_]*$', k) and not k.endswith('_nsprefix_')}
-    return str(value)
-
-
 def raw_monitoring(element):
     """The MONITORING element of a VM document as ``{oned name: value}``.
 
@@ -451,7 +434,7 @@ def raw_monitoring(element):
     if element is None or element == '':
         return {}
     if isinstance(element, dict):
-        return _plain(element)
+        return to_data(element)
     out = {}
     for item in getattr(element, 'anytypeobjs_', None) or []:
         if not isinstance(item, str):
@@ -467,7 +450,7 @@ def raw_monitoring(element):
             out[node.tag].append(value)
         else:
             out[node.tag] = [out[node.tag], value]
-    for key, value in (_plain(element) or {}).items() if hasattr(element, '__dict__') else ():
+    for key, value in (to_data(element) or {}).items() if hasattr(element, '__dict__') else ():
         if key not in _BINDING_NOISE:
             out[key] = value
     return out

@@ -14,6 +14,7 @@
 """
 
 
+import decimal
 import os
 import re
 import traceback
@@ -95,6 +96,32 @@ class OneError(Exception):
     @property
     def is_transport(self):
         return self.kind in TRANSPORT_KINDS
+
+
+_UPPER_RE = re.compile(r'^[A-Z][A-Z0-9_]*$')
+
+
+def to_data(obj):
+    """pyone binding objects (generateDS) and TEMPLATE OrderedDicts as plain dicts/lists.
+
+    Only oned's upper-case elements are kept, without their empty (None) ones; vm.xsd types
+    MONITORING's counters as decimals, which become ints or floats.
+    """
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if isinstance(obj, decimal.Decimal):
+        return int(obj) if obj == obj.to_integral_value() else float(obj)
+    if isinstance(obj, (list, tuple)):
+        return [to_data(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: to_data(v) for k, v in obj.items() if not str(k).startswith('@')}
+    if not hasattr(obj, '__dict__'):  # any other scalar type a binding may hold
+        return str(obj)
+    out = {}
+    for key, value in vars(obj).items():
+        if value is not None and _UPPER_RE.match(key) and not key.endswith('_nsprefix_'):
+            out[key] = to_data(value)
+    return out
 
 
 def _short(value, limit=60):

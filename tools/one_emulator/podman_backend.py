@@ -62,6 +62,23 @@ def log(message: str) -> None:
     sys.stderr.flush()
 
 
+def stats_record(data: Dict[str, Any], prev: Optional[Tuple[float, float]], now: float) -> Tuple[Dict[str, Any], Tuple[float, float]]:
+    """oned's MONITORING figures of one ``podman stats`` JSON record, and the CPU mark for the next poll.
+
+    ``prev`` is the mark of the previous poll (CPUNano, time) or None. CPU is the CPU-time delta in
+    % of one CPU, as oned reports it; None without an earlier poll to compare with. MEMORY is in KiB,
+    the NET and DISK counters in bytes.
+    """
+    cpu_nano = float(data.get("CPUNano") or 0)
+    cpu = None
+    if prev and now > prev[1] and cpu_nano >= prev[0]:
+        cpu = round((cpu_nano - prev[0]) / ((now - prev[1]) * 1e9) * 100.0, 2)
+    return ({"CPU": cpu, "MEMORY": int(data.get("MemUsage") or 0) // 1024,
+             "NETRX": int(data.get("NetInput") or 0), "NETTX": int(data.get("NetOutput") or 0),
+             "DISKRDBYTES": int(data.get("BlockInput") or 0), "DISKWRBYTES": int(data.get("BlockOutput") or 0),
+             "at": now}, (cpu_nano, now))
+
+
 def hostname_for(name: str) -> str:
     """A valid hostname (RFC 1123 label) from a VM name."""
     clean = re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")[:63].strip("-")
@@ -564,17 +581,11 @@ class PodmanBackend(VMBackend):  # pylint: disable=too-many-instance-attributes
             vid = names.get(data.get("Name", ""))
             if vid is None:
                 continue
-            cpu_nano = float(data.get("CPUNano") or 0)
             with self._lock:
-                prev = self._cpu_prev.get(vid)
-                self._cpu_prev[vid] = (cpu_nano, now)
-                cpu = float(data.get("CPU") or 0.0)
-                if prev and now > prev[1] and cpu_nano >= prev[0]:
-                    cpu = (cpu_nano - prev[0]) / ((now - prev[1]) * 1e9) * 100.0  # % of one CPU, as oned reports
-                self._stats[vid] = {"CPU": round(cpu, 2), "MEMORY": int(data.get("MemUsage") or 0) // 1024,
-                                    "NETRX": int(data.get("NetInput") or 0), "NETTX": int(data.get("NetOutput") or 0),
-                                    "DISKRDBYTES": int(data.get("BlockInput") or 0), "DISKWRBYTES": int(data.get("BlockOutput") or 0),
-                                    "at": now}
+                record, self._cpu_prev[vid] = stats_record(data, self._cpu_prev.get(vid), now)
+                if record["CPU"] is None:  # first poll: podman's own figure (an average since the start)
+                    record["CPU"] = round(float(data.get("CPU") or 0.0), 2)
+                self._stats[vid] = record
 
     # ------------------------------------------------------------------ housekeeping
     def cleanup(self, networks: bool = True) -> None:

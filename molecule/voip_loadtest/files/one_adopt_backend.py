@@ -19,6 +19,7 @@ import threading
 import time
 
 from one_emulator.backend import VMBackend  # pylint: disable=import-error
+from one_emulator.podman_backend import stats_record  # pylint: disable=import-error
 
 
 class AdoptBackend(VMBackend):
@@ -84,14 +85,7 @@ class AdoptBackend(VMBackend):
             vid = names.get(data.get("Name"))
             if vid is None:
                 continue
-            cpu_nano = float(data.get("CPUNano") or 0)
             with self._lock:
-                prev = self._prev.get(vid)
-                self._prev[vid] = (cpu_nano, now)
-                if not prev or now <= prev[1] or cpu_nano < prev[0]:
-                    continue  # a CPU figure needs two polls
-                self._stats[vid] = {"CPU": round((cpu_nano - prev[0]) / ((now - prev[1]) * 1e9) * 100.0, 2),
-                                    "MEMORY": int(data.get("MemUsage") or 0) // 1024,
-                                    "NETRX": int(data.get("NetInput") or 0), "NETTX": int(data.get("NetOutput") or 0),
-                                    "DISKRDBYTES": int(data.get("BlockInput") or 0), "DISKWRBYTES": int(data.get("BlockOutput") or 0),
-                                    "at": now}
+                record, self._prev[vid] = stats_record(data, self._prev.get(vid), now)
+                if record["CPU"] is not None:  # a CPU figure needs two polls
+                    self._stats[vid] = record

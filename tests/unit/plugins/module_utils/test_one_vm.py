@@ -159,16 +159,20 @@ def test_name_patterns():
     assert v.free_indexes('client-%i', ['client-1', 'client-3'], 3) == [2, 4, 5]
 
 
-def _golden_vms(path):
+def _golden_doc(path):
+    """pyone's parse of one recorded answer (a VM or a pool)."""
     pyone = pytest.importorskip('pyone')
-    from ansible_collections.nebulavoip.cloud.plugins.module_utils.one_base import to_data
     full = os.path.join(GOLDEN, path)
     if not os.path.exists(full):
         pytest.skip('golden recording not available')
     text = open(full).read()
     xml = html.unescape(re.search(r'<value><string>(.*)</string></value>', text, re.S).group(1))
-    pool = pyone.bindings.parseString(xml.encode('utf-8'))
-    return [to_data(vm) for vm in pool.VM]
+    return pyone.bindings.parseString(xml.encode('utf-8'))
+
+
+def _golden_vms(path):
+    from ansible_collections.nebulavoip.cloud.plugins.module_utils.one_base import to_data
+    return [to_data(vm) for vm in _golden_doc(path).VM]
 
 
 def test_describe_vm_of_a_recorded_infoextended_answer():
@@ -186,14 +190,8 @@ def test_describe_vm_of_a_recorded_infoextended_answer():
 
 
 def test_describe_vm_of_a_recorded_boot_failure():
-    pyone = pytest.importorskip('pyone')
     from ansible_collections.nebulavoip.cloud.plugins.module_utils.one_base import to_data
-    full = os.path.join(GOLDEN, 'failure_injection/016_one.vm.info_BOOT_FAILURE.response.xml')
-    if not os.path.exists(full):
-        pytest.skip('golden recording not available')
-    text = open(full).read()
-    xml = html.unescape(re.search(r'<value><string>(.*)</string></value>', text, re.S).group(1))
-    vm = to_data(pyone.bindings.parseString(xml.encode('utf-8')))
+    vm = to_data(_golden_doc('failure_injection/016_one.vm.info_BOOT_FAILURE.response.xml'))
     described = v.describe_vm(vm)
     assert described['lcm_state'] == 'BOOT_FAILURE' and described['status'] == 'failure'
     assert 'DEPLOY' in described['error']
@@ -203,17 +201,6 @@ def test_describe_vm_of_a_recorded_boot_failure():
 # --------------------------------------------------------------------------
 # monitoring: the MONITORING element in oned 7.2's two forms
 # --------------------------------------------------------------------------
-def _golden_doc(path):
-    """pyone's parse of one recorded answer (a VM or a pool)."""
-    pyone = pytest.importorskip('pyone')
-    full = os.path.join(GOLDEN, path)
-    if not os.path.exists(full):
-        pytest.skip('golden recording not available')
-    text = open(full).read()
-    xml = html.unescape(re.search(r'<value><string>(.*)</string></value>', text, re.S).group(1))
-    return pyone.bindings.parseString(xml.encode('utf-8'))
-
-
 def test_monitoring_of_a_recorded_vm_info_answer_gives_cpu_memory_timestamp_and_counters():
     vm = _golden_doc('vms/018_one.vm.info_with_MONITORING.response.xml')
     mon = v.describe_monitoring(v.raw_monitoring(vm.MONITORING), 128)
